@@ -1,0 +1,1 @@
+"""Models of the outreach app; filled in by its issue."""

@@ -1,0 +1,1 @@
+"""Models of the seeders app; filled in by its issue."""

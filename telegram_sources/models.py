@@ -1,0 +1,1 @@
+"""Models of the telegram_sources app; filled in by its issue."""

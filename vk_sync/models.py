@@ -1,0 +1,1 @@
+"""Models of the vk_sync app; filled in by its issue."""

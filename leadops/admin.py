@@ -23,7 +23,17 @@ def progress_bar(job: JobRun) -> str:
 
 @admin.register(JobRun)
 class JobRunAdmin(admin.ModelAdmin):
-    list_display = ("id", "kind", "target", "status", "progress", "trigger", "triggered_by", "created_at", "finished_at")
+    list_display = (
+        "id",
+        "kind",
+        "target",
+        "status",
+        "progress",
+        "trigger",
+        "triggered_by",
+        "created_at",
+        "finished_at",
+    )
     list_filter = ("status", "kind", "trigger")
     search_fields = ("kind", "target", "celery_task_id", "error")
     date_hierarchy = "created_at"

@@ -67,4 +67,3 @@ class JobRun(models.Model):
         if not self.started_at:
             return None
         return (self.finished_at or timezone.now()) - self.started_at
-

@@ -14,9 +14,12 @@ from leadops.settings import *  # noqa: E402,F403
 from leadops.settings import STORAGES  # noqa: E402
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+MIDDLEWARE = [m for m in MIDDLEWARE if "whitenoise" not in m]  # noqa: F405  (no collectstatic in tests)
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 # Unit tests run tasks in-process; the end-to-end tests start a real worker.
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 # The emulators listen on loopback; the SSRF tests clear this to prove the guard.
 OUTBOUND_HTTP_ALLOWLIST = ["127.0.0.1/32"]
+
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.secretsapp"]  # noqa: F405

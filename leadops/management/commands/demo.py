@@ -1,0 +1,23 @@
+"""Demo data for a fresh database, so a newcomer sees every screen working.
+
+Nothing here is made up to look busy: the jobs below really run (the first
+one right here, the second on the Celery worker that `make demo` starts).
+Later issues add their own synthetic data here.
+"""
+
+from django.core.management.base import BaseCommand
+
+from leadops import selfcheck
+from leadops.jobs import create_job, start_job
+from leadops.models import JobRun
+from leadops.tasks import run_selfcheck
+
+
+class Command(BaseCommand):
+    help = "Load demo data and run demo jobs (safe to run again)."
+
+    def handle(self, *args, **options):
+        inline = create_job(kind="selfcheck", target="demo (inline)", trigger=JobRun.Trigger.COMMAND)
+        selfcheck.run(job_id=inline.pk)
+        queued = start_job(kind="selfcheck", target="demo (worker)", task=run_selfcheck, trigger=JobRun.Trigger.COMMAND)
+        self.stdout.write(f"Demo jobs: #{inline.pk} ran here, #{queued.pk} queued for the worker.")

@@ -23,10 +23,11 @@ demo: $(STAMP)
 	$(DEMO_ENV) $(PY) manage.py ensure_admin --username admin
 	$(DEMO_ENV) $(PY) manage.py demo
 	@echo "leadops demo: http://127.0.0.1:8000/admin/ (Ctrl-C stops it)"
-	$(DEMO_ENV) $(VENV)/bin/honcho -f Procfile.demo start
+	$(DEMO_ENV) $(VENV)/bin/honcho -e /dev/null -f Procfile.demo start
 
 # Your own settings from .env (see .env.example), no demo data.
 run: $(STAMP)
+	@test -f .env || { echo "make run reads .env: cp .env.example .env and fill it in" >&2; exit 1; }
 	mkdir -p var
 	LEADOPS_ENV_FILE=.env $(PY) manage.py migrate --noinput
 	LEADOPS_ENV_FILE=.env $(PY) manage.py collectstatic --noinput --verbosity 0

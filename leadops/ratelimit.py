@@ -26,10 +26,11 @@ class RateLimitTimeout(Exception):
 class Blocked(RateLimitTimeout):
     """The key is blocked (FloodWait / cooldown) beyond the caller's timeout."""
 
-    def __init__(self, key: str, until: datetime):
+    def __init__(self, key: str, until: datetime, remaining: float = 0.0):
         super().__init__(f"{key} is blocked until {until.isoformat()}")
         self.key = key
         self.until = until
+        self.remaining = remaining  # seconds, by the limiter's own clock
 
 
 # One attempt, atomically: blocked? else refill, then take a token or say how long to
@@ -170,7 +171,7 @@ def acquire(key: str, rate: float, burst: int = 1, timeout: float | None = None)
             return time.monotonic() - start if slept else 0.0
         if timeout is not None and wait > timeout - (time.monotonic() - start):
             if until is not None:
-                raise Blocked(key, datetime.fromtimestamp(until, UTC))
+                raise Blocked(key, datetime.fromtimestamp(until, UTC), remaining=wait)
             raise RateLimitTimeout(f"{key}: next token in {wait:.3f} s, beyond the {timeout} s timeout")
         # Other processes may take the token meanwhile; then the next attempt says how
         # much longer. The floor keeps float rounding from turning into a busy loop.

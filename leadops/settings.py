@@ -163,9 +163,10 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 OUTBOUND_HTTP_ALLOWLIST = env.list("OUTBOUND_HTTP_ALLOWLIST", default=[])
 
 # --- Telegram ---------------------------------------------------------------
-TELEGRAM_GATEWAY = env.str("TELEGRAM_GATEWAY", default="telegram_sources.gateway.FakeTelegramGateway")
+TELEGRAM_GATEWAY = env.str("TELEGRAM_GATEWAY", default="telegram_sources.fake_gateway.FakeTelegramGateway")
 TELEGRAM_RPS = env.float("TELEGRAM_RPS", default=4)
 TELEGRAM_FLOOD_WAIT_MAX = env.int("TELEGRAM_FLOOD_WAIT_MAX", default=600)
+TELEGRAM_FLOOD_SLEEP_THRESHOLD = env.int("TELEGRAM_FLOOD_SLEEP_THRESHOLD", default=60)
 TG_API_ID = env.str("TG_API_ID", default="")
 TG_API_HASH = env.str("TG_API_HASH", default="")
 TG_STRING_SESSION = env.str("TG_STRING_SESSION", default="")

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from leadops import ratelimit
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -57,3 +59,32 @@ def run_manage(*args, env=None, check=True, timeout=120) -> subprocess.Completed
 @pytest.fixture
 def admin_client_user(db, django_user_model):
     return django_user_model.objects.create_superuser("ops", "ops@example.test", "ops-password")
+
+
+class FakeClock:
+    """Stands in for the `time` module inside leadops.ratelimit: sleeping advances it."""
+
+    def __init__(self):
+        self.now = 1_700_000_000.0
+        self.sleeps = []
+
+    def time(self):
+        return self.now
+
+    def monotonic(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def clock(settings, monkeypatch):
+    """The in-process limiter on a fake clock: waits and FloodWaits cost no real time."""
+    settings.REDIS_URL = ""
+    ratelimit.reset_limiter()
+    fake = FakeClock()
+    monkeypatch.setattr(ratelimit, "time", fake)
+    yield fake
+    ratelimit.reset_limiter()

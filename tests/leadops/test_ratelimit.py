@@ -16,34 +16,6 @@ from leadops.ratelimit import Blocked, RateLimitTimeout, acquire, block, blocked
 from tests.conftest import ROOT, redis_url
 
 
-class FakeClock:
-    """Stands in for the `time` module inside leadops.ratelimit: sleeping advances it."""
-
-    def __init__(self):
-        self.now = 1_700_000_000.0
-        self.sleeps = []
-
-    def time(self):
-        return self.now
-
-    def monotonic(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-@pytest.fixture
-def clock(settings, monkeypatch):
-    settings.REDIS_URL = ""
-    ratelimit.reset_limiter()
-    fake = FakeClock()
-    monkeypatch.setattr(ratelimit, "time", fake)
-    yield fake
-    ratelimit.reset_limiter()
-
-
 @pytest.fixture
 def redis_limiter(settings):
     settings.REDIS_URL = redis_url()

@@ -1,0 +1,72 @@
+"""A Telegram that behaves: caps, hidden member lists, private groups, FloodWait.
+
+Every method is one "request" and passes the same per-account limiter and
+FloodWait policy as the Telethon adapter (limits.limited_call).
+"""
+
+from datetime import datetime
+
+from .fake_world import FakeGroup, FakeWorld, demo_world
+from .gateway import PAGE_SIZE, AccessDenied, FloodWait, GroupInfo, ParticipantsPage, Participant
+from .limits import limited_call
+
+
+def _matches(person: Participant, query: str) -> bool:
+    words = " ".join(filter(None, [person.first_name, person.last_name, person.username])).lower().split()
+    return any(word.startswith(query) for word in words)
+
+
+class FakeTelegramGateway:
+    world: FakeWorld | None = None  # shared by every instance in the process; tests install their own
+
+    def __init__(self, account: str = "default"):
+        self.account = account
+
+    @classmethod
+    def use_world(cls, world: FakeWorld | None) -> None:
+        cls.world = world
+
+    @classmethod
+    def current_world(cls) -> FakeWorld:
+        if cls.world is None:
+            cls.world = demo_world()
+        return cls.world
+
+    def _request(self, method: str, answer):
+        def send():
+            self.current_world().requests.append((self.account, method))
+            return answer()
+
+        return limited_call(self.account, send)
+
+    def _group(self, ref) -> FakeGroup:
+        group = self.current_world().find(ref)
+        if group.private:
+            raise AccessDenied(f"{group.info.title}: this account cannot see the group")
+        return group
+
+    def get_group(self, ref) -> GroupInfo:
+        return self._request("get_group", lambda: self._group(ref).info)
+
+    def get_participants_page(self, group_id, *, offset, limit=PAGE_SIZE, query=""):
+        def answer():
+            group = self._group(group_id)
+            page = offset // max(1, limit) + 1
+            seconds = group.flood_waits.pop((query, page), None)
+            if seconds:
+                raise FloodWait(seconds, self.account)
+            people = group.admins if group.hidden else group.members
+            if query:
+                people = [p for p in people if _matches(p, query.lower())]
+            count = len(people)
+            cap = group.search_cap if query else group.listing_cap
+            visible = people[:cap] if cap is not None and not group.hidden else people
+            return ParticipantsPage(participants=visible[offset : offset + min(limit, PAGE_SIZE)], count=count)
+
+        return self._request("get_participants", answer)
+
+    def get_first_message_date(self, group_id) -> datetime | None:
+        return self._request("get_first_message_date", lambda: self._group(group_id).first_message_date)
+
+    def close(self) -> None:
+        pass

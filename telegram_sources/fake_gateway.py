@@ -7,7 +7,7 @@ FloodWait policy as the Telethon adapter (limits.limited_call).
 from datetime import datetime
 
 from .fake_world import FakeGroup, FakeWorld, demo_world
-from .gateway import PAGE_SIZE, AccessDenied, FloodWait, GroupInfo, ParticipantsPage, Participant
+from .gateway import PAGE_SIZE, AccessDenied, FloodWait, GroupInfo, Participant, ParticipantsPage
 from .limits import limited_call
 
 

@@ -28,8 +28,12 @@ def create_job(*, kind: str, target: str = "", trigger: str = JobRun.Trigger.USE
     )
 
 
-def start_job(*, kind: str, task, target: str = "", trigger: str = JobRun.Trigger.USER, user=None) -> JobRun:
-    """Create a JobRun and enqueue `task(job_id)` once the surrounding transaction commits.
+def start_job(
+    *, kind: str, task, target: str = "", trigger: str = JobRun.Trigger.USER, user=None, task_kwargs=None
+) -> JobRun:
+    """Create a JobRun and enqueue `task(job_id=..., **task_kwargs)` once the surrounding transaction commits.
+
+    Task arguments are ids and names, never secrets (they sit in the broker).
 
     The task id is chosen here, so the row knows its Celery task before the
     worker does, and a rolled-back transaction enqueues nothing.
@@ -38,7 +42,8 @@ def start_job(*, kind: str, task, target: str = "", trigger: str = JobRun.Trigge
         job = create_job(kind=kind, target=target, trigger=trigger, user=user)
         job.celery_task_id = str(uuid.uuid4())
         job.save(update_fields=["celery_task_id"])
-        transaction.on_commit(lambda: task.apply_async(args=(job.pk,), task_id=job.celery_task_id))
+        kwargs = {**(task_kwargs or {}), "job_id": job.pk}
+        transaction.on_commit(lambda: task.apply_async(kwargs=kwargs, task_id=job.celery_task_id))
     return job
 
 
@@ -111,3 +116,11 @@ def track_job(job_id: int):
         raise
     else:
         reporter.flush(status=JobRun.Status.SUCCEEDED, finished_at=timezone.now())
+
+
+def mark_waiting(job_id: int, message: str) -> None:
+    """A job that stopped on purpose and will resume by itself (a retry is scheduled)."""
+    job = JobRun.objects.get(pk=job_id)
+    reporter = JobReporter(job)
+    reporter.log(message)
+    reporter.flush(status=JobRun.Status.QUEUED, error=message, finished_at=None)

@@ -7,13 +7,8 @@ FloodWait policy as the Telethon adapter (limits.limited_call).
 from datetime import datetime
 
 from .fake_world import FakeGroup, FakeWorld, demo_world
-from .gateway import PAGE_SIZE, AccessDenied, FloodWait, GroupInfo, Participant, ParticipantsPage
+from .gateway import PAGE_SIZE, AccessDenied, FloodWait, GroupInfo, ParticipantsPage
 from .limits import limited_call
-
-
-def _matches(person: Participant, query: str) -> bool:
-    words = " ".join(filter(None, [person.first_name, person.last_name, person.username])).lower().split()
-    return any(word.startswith(query) for word in words)
 
 
 class FakeTelegramGateway:
@@ -57,7 +52,7 @@ class FakeTelegramGateway:
                 raise FloodWait(seconds, self.account)
             people = group.admins if group.hidden else group.members
             if query:
-                people = [p for p in people if _matches(p, query.lower())]
+                people = group.search(query.lower(), people)
             count = len(people)
             cap = group.search_cap if query else group.listing_cap
             visible = people[:cap] if cap is not None and not group.hidden else people

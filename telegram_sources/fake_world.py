@@ -115,7 +115,7 @@ def synthetic_people(count: int, *, seed: int, first_id: int = 1_000_000_000) ->
         cyrillic = rng.random() < 0.5
         first = rng.choice(CYRILLIC_FIRST if cyrillic else LATIN_FIRST)
         last = rng.choice(CYRILLIC_LAST if cyrillic else LATIN_LAST) if rng.random() < 0.8 else None
-        username = f"{rng.choice(LATIN_FIRST).lower()}_{first_id + n:x}" if rng.random() < 0.7 else None
+        username = f"{rng.choice(LATIN_FIRST).lower()}_{rng.getrandbits(24):06x}" if rng.random() < 0.7 else None
         people.append(
             Participant(
                 id=first_id + n,
@@ -140,10 +140,24 @@ class FakeGroup:
     private: bool = False  # AccessDenied for this account
     first_message_date: datetime | None = None
     flood_waits: dict[tuple[str, int], int] = field(default_factory=dict)  # (query, page) -> seconds, once
+    _searches: dict[tuple[str, int], list[Participant]] = field(default_factory=dict, repr=False)
 
     @property
     def admins(self) -> list[Participant]:
         return [p for p in self.members if p.is_admin]
+
+    def search(self, query: str, people: list[Participant]) -> list[Participant]:
+        """Telegram's member search: a word of the name or the username starts with the query."""
+        key = (query, len(people))
+        if key not in self._searches:
+            # Whoever matches "abc" also matches "ab": search the parent's result, not everyone.
+            pool = self.search(query[:-1], people) if len(query) > 1 else people
+            self._searches[key] = [p for p in pool if any(w.startswith(query) for w in _words(p))]
+        return self._searches[key]
+
+
+def _words(person: Participant) -> list[str]:
+    return " ".join(filter(None, [person.first_name, person.last_name, person.username])).lower().split()
 
 
 class FakeWorld:

@@ -50,6 +50,8 @@ class TelegramUser(models.Model):
         indexes = [
             models.Index(Lower("username"), name="tguser_username_ci"),
             models.Index(fields=["in_reference"], name="tguser_in_reference"),
+            # Legacy rows known only by username, looked up when an export brings their id.
+            models.Index(Lower("username"), condition=models.Q(telegram_id__isnull=True), name="tguser_no_id_username"),
         ]
 
     def __str__(self):

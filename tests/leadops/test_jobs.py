@@ -17,8 +17,8 @@ class RecordingTask:
     def __init__(self):
         self.sent = []
 
-    def apply_async(self, args, task_id):
-        self.sent.append((args, task_id))
+    def apply_async(self, kwargs, task_id):
+        self.sent.append((kwargs, task_id))
 
 
 def test_it_enqueues_only_after_the_transaction_commits(django_capture_on_commit_callbacks):
@@ -29,7 +29,7 @@ def test_it_enqueues_only_after_the_transaction_commits(django_capture_on_commit
     for callback in callbacks:
         callback()
 
-    assert task.sent == [((job.pk,), job.celery_task_id)]
+    assert task.sent == [({"job_id": job.pk}, job.celery_task_id)]
     assert JobRun.objects.get(pk=job.pk).status == JobRun.Status.QUEUED
 
 

@@ -20,6 +20,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 demo: $(STAMP)
 	mkdir -p var
 	$(DEMO_ENV) $(PY) manage.py migrate --noinput
+	$(DEMO_ENV) $(PY) manage.py setup_schedules
 	$(DEMO_ENV) $(PY) manage.py ensure_admin --username admin
 	$(DEMO_ENV) $(PY) manage.py demo
 	@echo "leadops demo: http://127.0.0.1:8000/admin/ (Ctrl-C stops it)"
@@ -30,6 +31,7 @@ run: $(STAMP)
 	@test -f .env || { echo "make run reads .env: cp .env.example .env and fill it in" >&2; exit 1; }
 	mkdir -p var
 	LEADOPS_ENV_FILE=.env $(PY) manage.py migrate --noinput
+	LEADOPS_ENV_FILE=.env $(PY) manage.py setup_schedules
 	LEADOPS_ENV_FILE=.env $(PY) manage.py collectstatic --noinput --verbosity 0
 	LEADOPS_ENV_FILE=.env $(VENV)/bin/honcho -f Procfile start
 

@@ -4,6 +4,7 @@ Every method is one "request" and passes the same per-account limiter and
 FloodWait policy as the Telethon adapter (limits.limited_call).
 """
 
+import time
 from datetime import datetime
 
 from .fake_world import FakeGroup, FakeWorld, demo_world
@@ -29,7 +30,7 @@ class FakeTelegramGateway:
 
     def _request(self, method: str, answer):
         def send():
-            self.current_world().requests.append((self.account, method))
+            self.current_world().requests.append((time.time(), self.account, method))
             return answer()
 
         return limited_call(self.account, send)

@@ -132,7 +132,9 @@ def synthetic_people(count: int, *, seed: int, first_id: int = 1_000_000_000) ->
 
 @dataclass
 class FakeGroup:
-    info: GroupInfo
+    id: int
+    title: str
+    username: str | None
     members: list[Participant]
     listing_cap: int | None = None  # the plain listing stops here (about 10,000 for non-admins)
     search_cap: int | None = None  # one search query returns at most this many
@@ -141,6 +143,11 @@ class FakeGroup:
     first_message_date: datetime | None = None
     flood_waits: dict[tuple[str, int], int] = field(default_factory=dict)  # (query, page) -> seconds, once
     _searches: dict[tuple[str, int], list[Participant]] = field(default_factory=dict, repr=False)
+
+    @property
+    def info(self) -> GroupInfo:
+        # Like Telegram: the count follows who is in the group right now.
+        return GroupInfo(id=self.id, title=self.title, username=self.username, participants_count=len(self.members))
 
     @property
     def admins(self) -> list[Participant]:
@@ -165,7 +172,7 @@ class FakeWorld:
 
     def __init__(self):
         self.groups: dict[int, FakeGroup] = {}
-        self.requests: list[tuple[str, str]] = []  # (account, method), in order
+        self.requests: list[tuple[float, str, str]] = []  # (Unix time, account, method), in order
 
     def add_group(
         self,
@@ -178,8 +185,7 @@ class FakeWorld:
         **options,
     ) -> FakeGroup:
         members = [replace(p, is_admin=True) if i < admins else p for i, p in enumerate(members)]
-        info = GroupInfo(id=group_id, title=title, username=username, participants_count=len(members))
-        group = FakeGroup(info=info, members=members, **options)
+        group = FakeGroup(id=group_id, title=title, username=username, members=members, **options)
         self.groups[group_id] = group
         return group
 

@@ -32,10 +32,10 @@ def output_format(path: str | None, requested: str | None) -> str:
     return "csv" if path and path.lower().endswith(".csv") else "json"
 
 
-def write_rows(rows: Iterable[dict], *, path: str | None, fmt: str) -> int:
-    """Write to `path` (atomically: a temp file renamed into place) or to stdout."""
+def write_rows(rows: Iterable[dict], *, path: str | None, fmt: str, stdout=None) -> int:
+    """Write to `path` (atomically: a temp file renamed into place) or to `stdout`."""
     if path is None:
-        return _write(rows, sys.stdout, fmt)
+        return _write(rows, stdout or sys.stdout, fmt)
     target = Path(path)
     fd, tmp = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".", prefix=f".{target.name}.")
     try:

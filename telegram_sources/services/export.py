@@ -24,6 +24,7 @@ LATIN = "abcdefghijklmnopqrstuvwxyz"
 CYRILLIC = "абвгдеёжзийклмнопрстуфхцчшщъыьэюя"
 DIGITS = "0123456789"
 FIRST_QUERIES = list(LATIN + CYRILLIC + DIGITS)
+FLUSH_ROWS = 5000  # members per write: big enough for set-based speed, small enough to lose little
 MAX_QUERY_LENGTH = 6  # deeper prefixes find almost nobody new and cost many requests
 # Leaves are recorded only when the export saw at least this share of the group:
 # a listing cut short must not turn the people it missed into "left".
@@ -88,6 +89,16 @@ class GroupExport:
         self.job.set_total(info.participants_count)
         self.job.job.progress_done = self.fetched
 
+        self._buffer: dict[int, object] = {}
+        try:
+            self._phases(info)
+        except BaseException:
+            self._flush()  # keep what was fetched before the FloodWait (or crash) with its position
+            raise
+        return self._finish(info)
+
+    def _phases(self, info: GroupInfo) -> None:
+        checkpoint = self.checkpoint
         if checkpoint.phase == ExportCheckpoint.Phase.LISTING:
             listed, admins_only = self._listing(info)
             if self._hidden(info, listed, admins_only):
@@ -101,7 +112,6 @@ class GroupExport:
                 self._save(phase=ExportCheckpoint.Phase.SEARCH, offset=0, pending_queries=FIRST_QUERIES)
         if checkpoint.phase == ExportCheckpoint.Phase.SEARCH:
             self._sweep(info)
-        return self._finish(info)
 
     # --- phases -----------------------------------------------------------
     def _listing(self, info: GroupInfo) -> tuple[int, bool]:
@@ -142,33 +152,53 @@ class GroupExport:
 
     # --- steps ------------------------------------------------------------
     def _write(self, participants, *, offset: int) -> None:
-        # Bots are stored too (flagged), so coverage compares like with like;
-        # outputs and candidate lists leave them out.
+        # Pages are buffered and written FLUSH_ROWS at a time, with the position they
+        # lead to: per-page transactions cost more than the rows themselves. Bots are
+        # stored too (flagged), so coverage compares like with like; outputs and
+        # candidate lists leave them out.
+        for person in participants:
+            self._buffer[person.id] = person
+        self.checkpoint.offset = offset
+        self.job.count("pages")
+        if len(self._buffer) >= FLUSH_ROWS:
+            self._flush()
+
+    def _save(self, **fields) -> None:
+        """Move the position; it is written with the next flush, together with the rows it covers."""
+        for name, value in fields.items():
+            setattr(self.checkpoint, name, value)
+
+    def _flush(self) -> None:
+        if self.checkpoint is None:
+            return
         with transaction.atomic():
             new = write_participants(
                 group=self.group,
-                participants=participants,
+                participants=list(self._buffer.values()),
                 seen_at=timezone.now(),
                 run_started_at=self.checkpoint.run_started_at,
             )
-            self._save(offset=offset)
+            self.checkpoint.save()
+        self._buffer.clear()
         self.fetched += new
         self.job.advance(new)
-        self.job.count("pages")
-
-    def _save(self, **fields) -> None:
-        for name, value in fields.items():
-            setattr(self.checkpoint, name, value)
-        self.checkpoint.save(update_fields=[*fields, "updated_at"])
 
     def _fetched_so_far(self) -> int:
         return Membership.objects.filter(group=self.group, last_seen_at__gte=self.checkpoint.run_started_at).count()
 
+    def _reached(self, target: int) -> bool:
+        # The buffer holds at most that many new people: only when it might be
+        # enough is it worth flushing to know exactly.
+        if self.fetched + len(self._buffer) < target:
+            return False
+        self._flush()
+        return self.fetched >= target
+
     def _limit_reached(self) -> bool:
-        return self.limit is not None and self.fetched >= self.limit
+        return self.limit is not None and self._reached(self.limit)
 
     def _wants_more(self, info: GroupInfo) -> bool:
-        return not self._limit_reached() and (info.participants_count or 0) > self.fetched
+        return not self._limit_reached() and not self._reached(info.participants_count or 0)
 
     @staticmethod
     def _hidden(info: GroupInfo, listed: int, admins_only: bool) -> bool:
@@ -182,6 +212,7 @@ class GroupExport:
         self.group.save(update_fields=["telegram_id", "title", "username", "participants_count"])
 
     def _finish(self, info: GroupInfo, hidden: bool = False) -> ExportResult:
+        self._flush()
         result = ExportResult(fetched=self.fetched, participants_count=info.participants_count, left=0)
         with transaction.atomic():
             if not hidden and (result.coverage is None or result.coverage >= LEAVE_COVERAGE):
@@ -197,6 +228,7 @@ class GroupExport:
             if self.group.kind == TelegramGroup.Kind.EVENT and not hidden:
                 recompute_offline_stats(group=self.group)
             self.checkpoint.delete()
+            self.checkpoint = None  # finished: nothing left to flush
         self._report(result, hidden=hidden)
         return result
 

@@ -49,17 +49,25 @@ def _rows(participants: Sequence[Participant]) -> list[tuple]:
 def _load_incoming(cursor, rows: list[tuple]) -> None:
     columns = ", ".join(COLUMNS)
     if connection.vendor == "postgresql":
+        # A page and its checkpoint commit together, so losing the last pages in a
+        # server crash only means re-fetching them: no need to wait for the WAL flush.
+        cursor.execute("SET LOCAL synchronous_commit = off")
         cursor.execute(
-            "CREATE TEMP TABLE tg_incoming (telegram_id bigint PRIMARY KEY, username text, first_name text,"
-            " last_name text, phone text, is_bot boolean, is_premium boolean, is_verified boolean, status text)"
-            " ON COMMIT DROP"
+            "CREATE TEMP TABLE IF NOT EXISTS tg_incoming (telegram_id bigint PRIMARY KEY, username text,"
+            " first_name text, last_name text, phone text, is_bot boolean, is_premium boolean,"
+            " is_verified boolean, status text) ON COMMIT DELETE ROWS"
         )
         with cursor.copy(f"COPY tg_incoming ({columns}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
+        # Autovacuum never sees temp tables: without statistics the planner guesses
+        # it is large and scans the users and memberships tables for every page.
+        cursor.execute("ANALYZE tg_incoming")
     else:
         # A typed key, so SQLite's planner drives the joins from this small table.
-        cursor.execute(f"CREATE TEMP TABLE tg_incoming (telegram_id INTEGER PRIMARY KEY, {', '.join(COLUMNS[1:])})")
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS tg_incoming (telegram_id INTEGER PRIMARY KEY, {', '.join(COLUMNS[1:])})"
+        )
         cursor.executemany(f"INSERT INTO tg_incoming VALUES ({', '.join(['%s'] * len(COLUMNS))})", rows)
 
 
@@ -76,21 +84,11 @@ def write_participants(
         return 0
     with transaction.atomic(), connection.cursor() as cursor:
         _load_incoming(cursor, rows)
-        cursor.execute(
-            f"SELECT count(*) FROM tg_incoming i JOIN {USERS} u ON u.telegram_id = i.telegram_id"
-            f" JOIN {MEMBERSHIPS} m ON m.user_id = u.id AND m.group_id = %s AND m.last_seen_at >= %s",
-            [group.pk, run_started_at],
-        )
-        already = cursor.fetchone()[0]
         # Legacy imports may know someone only by username: give that row the id
-        # instead of creating a second person.
-        cursor.execute(
-            f"UPDATE {USERS} SET telegram_id = (SELECT i.telegram_id FROM tg_incoming i"
-            f"   WHERE i.username <> '' AND lower(i.username) = lower({USERS}.username) LIMIT 1)"
-            f" WHERE telegram_id IS NULL AND username <> '' AND lower(username) IN"
-            f"  (SELECT lower(i.username) FROM tg_incoming i WHERE i.username <> ''"
-            f"   AND NOT EXISTS (SELECT 1 FROM {USERS} x WHERE x.telegram_id = i.telegram_id))"
-        )
+        # instead of creating a second person. (Checked first: usually there are none.)
+        cursor.execute(f"SELECT 1 FROM {USERS} WHERE telegram_id IS NULL AND username <> '' LIMIT 1")
+        if cursor.fetchone():
+            _adopt_legacy_rows(cursor)
         cursor.execute(
             f"INSERT INTO {USERS} ({', '.join(COLUMNS)}, first_seen_at, offline_cnt, in_reference)"
             f" SELECT {', '.join(COLUMNS)}, %s, 0, false FROM tg_incoming WHERE true"
@@ -106,9 +104,24 @@ def write_participants(
             f"INSERT INTO {MEMBERSHIPS} (group_id, user_id, first_seen_at, last_seen_at, left_at)"
             f" SELECT %s, u.id, %s, %s, NULL FROM tg_incoming i JOIN {USERS} u ON u.telegram_id = i.telegram_id"
             f" WHERE true ON CONFLICT (group_id, user_id) DO UPDATE SET last_seen_at = excluded.last_seen_at,"
-            f"  left_at = NULL",
-            [group.pk, seen_at, seen_at],
+            f"  left_at = NULL WHERE {MEMBERSHIPS}.last_seen_at < %s"
+            f" RETURNING 1",
+            [group.pk, seen_at, seen_at, run_started_at],
         )
-        # Dropped now, not at commit: a caller's outer transaction may write several pages.
-        cursor.execute("DROP TABLE tg_incoming")
-    return len(rows) - already
+        # Inserted, or last seen before this run: who this run adds. Someone a
+        # resumed or overlapping sweep already saw is neither touched nor counted.
+        new = len(cursor.fetchall())
+        # Emptied now, not only at commit: a caller's outer transaction may write several pages.
+        # The table itself stays for the connection's next page (creating one per page costs).
+        cursor.execute("DELETE FROM tg_incoming")
+    return new
+
+
+def _adopt_legacy_rows(cursor) -> None:
+    cursor.execute(
+        f"UPDATE {USERS} SET telegram_id = (SELECT i.telegram_id FROM tg_incoming i"
+        f"   WHERE i.username <> '' AND lower(i.username) = lower({USERS}.username) LIMIT 1)"
+        f" WHERE telegram_id IS NULL AND username <> '' AND lower(username) IN"
+        f"  (SELECT lower(i.username) FROM tg_incoming i WHERE i.username <> ''"
+        f"   AND NOT EXISTS (SELECT 1 FROM {USERS} x WHERE x.telegram_id = i.telegram_id))"
+    )

@@ -51,7 +51,8 @@ class Command(BaseCommand):
 
     def _write(self, rows, options) -> int:
         fmt = output_format(options["output"], options["format"])
-        count = write_rows(rows, path=options["output"], fmt=fmt)
+        self.stdout.ending = ""  # the writer emits its own newlines
+        count = write_rows(rows, path=options["output"], fmt=fmt, stdout=self.stdout)
         if options["output"]:
             self.stderr.write(f"{count} members written to {options['output']} ({fmt})")
         return count

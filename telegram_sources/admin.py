@@ -1,0 +1,327 @@
+"""Admin for Telegram groups, users, memberships and unfinished exports.
+
+Thin: the export action and the reference button start jobs through
+`services.starters`; everything written by exports is read-only here.
+
+The users and memberships tables grow to millions of rows, so their
+changelists never run a full COUNT(*): see `EstimatedCountPaginator`.
+"""
+
+import re
+
+from django.contrib import admin, messages
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
+from django.core.paginator import Paginator
+from django.db import connections, transaction
+from django.http import HttpResponseNotAllowed, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils.functional import cached_property
+from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
+
+from leadops.models import JobRun
+
+from .models import ExportCheckpoint, Membership, TelegramGroup, TelegramUser
+from .services.starters import EXPORT_KIND, start_group_export, start_reference_refresh
+
+TELEGRAM_ID = re.compile(r"-?\d{1,19}")
+BIGINT_MAX = 2**63 - 1
+
+
+class EstimatedCountPaginator(Paginator):
+    """A paginator that never counts a whole big table.
+
+    It counts at most `cap + 1` rows (`SELECT COUNT(*) FROM (... LIMIT cap+1)`):
+    up to `cap` the count is exact. Past it, an unfiltered queryset on PostgreSQL
+    takes the planner's row estimate (`pg_class.reltuples`, kept fresh by
+    autovacuum/ANALYZE) so every page stays reachable; anything else reports
+    `cap + 1` and shows "more than 10,000" (narrow the list with a filter or a
+    search to page further). `count_label` is what the templates show.
+    """
+
+    cap = 10_000
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.count_label = None  # None: the count is exact
+
+    @cached_property
+    def count(self) -> int:
+        queryset = self.object_list
+        if not hasattr(queryset, "query"):
+            return super().count
+        bounded = queryset.order_by().values("pk")[: self.cap + 1].count()
+        if bounded <= self.cap:
+            return bounded
+        estimate = None if queryset.query.has_filters() else table_row_estimate(queryset)
+        if estimate and estimate > self.cap:
+            self.count_label = f"about {estimate:,}"
+            return estimate
+        self.count_label = f"more than {self.cap:,}"
+        return bounded
+
+
+def table_row_estimate(queryset) -> int | None:
+    """PostgreSQL's estimate of the table's rows (None elsewhere, or before the first ANALYZE)."""
+    connection = connections[queryset.db]
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(%s)",
+            [connection.ops.quote_name(queryset.model._meta.db_table)],
+        )
+        row = cursor.fetchone()
+    return row[0] if row and row[0] > 0 else None
+
+
+class BigTableAdmin(admin.ModelAdmin):
+    """Changelist settings for tables with millions of rows: no full counts, no facet counts."""
+
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+
+
+class TelegramIdSearchMixin:
+    """A search term that is a number finds that Telegram id exactly (an index lookup);
+    anything else searches `search_fields` (a leading @ is dropped)."""
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if TELEGRAM_ID.fullmatch(term):
+            value = int(term)
+            return (queryset.filter(telegram_id=value) if abs(value) <= BIGINT_MAX else queryset.none()), False
+        return super().get_search_results(request, queryset, term.removeprefix("@"))
+
+
+class ReadOnlyAdminMixin:
+    """Rows written by exports and imports: staff look, never edit."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+def changelist_link(model, label, **params) -> str:
+    url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+    return format_html('<a href="{}?{}">{}</a>', url, urlencode(params), label)
+
+
+def jobrun_url(job) -> str:
+    return reverse("admin:leadops_jobrun_change", args=[job.pk])
+
+
+@admin.register(TelegramGroup)
+class TelegramGroupAdmin(TelegramIdSearchMixin, admin.ModelAdmin):
+    list_display = (
+        "title",
+        "username",
+        "kind",
+        "event_date",
+        "participants_count",
+        "last_exported_at",
+        "coverage",
+        "members_hidden",
+    )
+    list_filter = ("kind", "members_hidden")
+    search_fields = ("title", "username")
+    search_help_text = "A number finds the group with that Telegram id; anything else searches title and username."
+    fields = (
+        "telegram_id",
+        "title",
+        "username",
+        "kind",
+        "event_date",
+        "participants_count",
+        "created_on",
+        "last_exported_at",
+        "coverage",
+        "members_hidden",
+        "links",
+    )
+    readonly_fields = (
+        "participants_count",
+        "created_on",
+        "last_exported_at",
+        "coverage",
+        "members_hidden",
+        "links",
+    )
+    actions = ("export_members",)
+
+    @admin.display(description="coverage", ordering="last_export_coverage")
+    def coverage(self, group):
+        if group.last_export_coverage is None:
+            return "—"
+        return f"{group.last_export_coverage:.0%}"
+
+    @admin.display(description="see also")
+    def links(self, group):
+        if not group.pk:
+            return "—"
+        return format_html(
+            "{} · {}",
+            changelist_link(Membership, "members", group__id__exact=group.pk),
+            changelist_link(JobRun, "export jobs", kind__exact=EXPORT_KIND, q=str(group)),
+        )
+
+    @admin.action(description="Export members now", permissions=["change"])
+    def export_members(self, request, queryset):
+        with transaction.atomic():
+            jobs = [start_group_export(group=group, user=request.user) for group in queryset]
+        job_links = format_html_join(
+            ", ", '<a href="{}">#{} {}</a>', ((jobrun_url(job), job.pk, job.target) for job in jobs)
+        )
+        self.message_user(request, format_html("Started {} export job(s): {}", len(jobs), job_links), messages.SUCCESS)
+        if len(jobs) == 1:
+            return HttpResponseRedirect(jobrun_url(jobs[0]))
+        return None  # back to the changelist, filters kept
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "can_refresh_reference": self.has_change_permission(request)}
+        return super().changelist_view(request, extra_context)
+
+    def get_urls(self):
+        refresh = self.admin_site.admin_view(self.refresh_reference_view)
+        return [
+            path("refresh-reference/", refresh, name="telegram_sources_telegramgroup_refresh_reference"),
+            *super().get_urls(),
+        ]
+
+    def refresh_reference_view(self, request):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        try:
+            job = start_reference_refresh(user=request.user)
+        except ImproperlyConfigured as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:telegram_sources_telegramgroup_changelist"))
+        self.message_user(
+            request, format_html('Started <a href="{}">#{} {}</a>', jobrun_url(job), job.pk, job.kind), messages.SUCCESS
+        )
+        return HttpResponseRedirect(jobrun_url(job))
+
+
+class HasUsernameFilter(admin.SimpleListFilter):
+    title = "has username"
+    parameter_name = "has_username"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Yes"), ("no", "No")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.exclude(username="")
+        if self.value() == "no":
+            return queryset.filter(username="")
+        return queryset
+
+
+class StillMemberFilter(admin.SimpleListFilter):
+    title = "still member"
+    parameter_name = "still_member"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Yes"), ("no", "No (left)")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(left_at__isnull=True)
+        if self.value() == "no":
+            return queryset.filter(left_at__isnull=False)
+        return queryset
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    fields = ("group", "first_seen_at", "last_seen_at", "left_at")
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+    show_change_link = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("group")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(TelegramUser)
+class TelegramUserAdmin(TelegramIdSearchMixin, ReadOnlyAdminMixin, BigTableAdmin):
+    list_display = (
+        "telegram_id",
+        "username",
+        "first_name",
+        "last_name",
+        "offline_cnt",
+        "last_offline_at",
+        "in_reference",
+        "is_bot",
+    )
+    list_filter = ("in_reference", "is_bot", HasUsernameFilter)
+    search_fields = ("username", "first_name", "last_name")
+    search_help_text = (
+        "A number finds the user with that Telegram id; anything else searches username, first and last name."
+    )
+    ordering = ("-offline_cnt", "telegram_id")
+    fields = (
+        "telegram_id",
+        "username",
+        "first_name",
+        "last_name",
+        "phone",
+        "status",
+        "is_bot",
+        "is_premium",
+        "is_verified",
+        "first_seen_at",
+        "offline_cnt",
+        "last_offline_at",
+        "in_reference",
+        "reference_synced_at",
+        "all_memberships",
+    )
+    readonly_fields = fields
+    inlines = (MembershipInline,)
+
+    @admin.display(description="memberships")
+    def all_memberships(self, user):
+        return changelist_link(Membership, "all memberships of this user", user__id__exact=user.pk)
+
+
+@admin.register(Membership)
+class MembershipAdmin(ReadOnlyAdminMixin, BigTableAdmin):
+    list_display = ("group", "user", "first_seen_at", "last_seen_at", "left_at")
+    list_filter = ("group", StillMemberFilter)
+    list_select_related = ("group", "user")
+
+
+@admin.register(ExportCheckpoint)
+class ExportCheckpointAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """An export that has not finished: where it will resume."""
+
+    list_display = ("group", "phase", "offset", "queries_pending", "queries_done", "run_started_at", "updated_at")
+    list_filter = ("phase",)
+    list_select_related = ("group",)
+    fields = ("group", "phase", "offset", "queries_done", "pending_queries", "run_started_at", "updated_at")
+    readonly_fields = fields
+
+    @admin.display(description="queries pending")
+    def queries_pending(self, checkpoint):
+        return len(checkpoint.pending_queries or [])

@@ -12,11 +12,11 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from leadops.jobs import mark_waiting, start_job
+from leadops.jobs import mark_waiting
 from leadops.models import JobRun
 
 from .gateway import FloodWait
-from .services.jobs import reference_group, run_group_export, run_reference_refresh
+from .services.jobs import run_group_export, run_reference_refresh
 
 EXPORT_LIMITS = {"soft_time_limit": 4 * 3600, "time_limit": 4 * 3600 + 300, "acks_late": True}
 
@@ -48,9 +48,6 @@ def refresh_reference_task(self, job_id: int, account: str | None = None) -> Non
 @shared_task
 def scheduled_reference_refresh() -> None:
     """What the daily beat entry runs: a reference refresh with its own JobRun."""
-    start_job(
-        kind="tg-refresh-reference",
-        target=str(reference_group()),
-        task=refresh_reference_task,
-        trigger=JobRun.Trigger.SCHEDULE,
-    )
+    from .services.starters import start_reference_refresh
+
+    start_reference_refresh(trigger=JobRun.Trigger.SCHEDULE)

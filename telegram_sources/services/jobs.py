@@ -1,15 +1,13 @@
 """Export jobs as operators start them: a group export, the reference refresh."""
 
-from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
 from leadops.jobs import track_job
 
-from ..gateway import TelegramError, get_gateway, parse_group_ref
+from ..gateway import TelegramError, get_gateway
 from ..models import TelegramGroup
 from .export import LEAVE_COVERAGE, ExportResult, export_group
-from .reference import sync_reference
+from .reference import reference_group, sync_reference
 
 
 class ReferenceTooIncomplete(TelegramError):
@@ -26,22 +24,6 @@ def run_group_export(
             return export_group(gateway=gateway, group=group, job=job, limit=limit)
     finally:
         gateway.close()
-
-
-def reference_group() -> TelegramGroup:
-    if not settings.REFERENCE_GROUP:
-        raise ImproperlyConfigured("REFERENCE_GROUP is not set: the reference group's id, e.g. -1002188344480")
-    ref = parse_group_ref(settings.REFERENCE_GROUP)
-    lookup = {"telegram_id": ref} if isinstance(ref, int) else {"username__iexact": ref}
-    group = TelegramGroup.objects.filter(**lookup).first()
-    if group is None:
-        group = TelegramGroup.objects.create(
-            kind=TelegramGroup.Kind.REFERENCE, **({"telegram_id": ref} if isinstance(ref, int) else {"username": ref})
-        )
-    elif group.kind != TelegramGroup.Kind.REFERENCE:
-        group.kind = TelegramGroup.Kind.REFERENCE
-        group.save(update_fields=["kind"])
-    return group
 
 
 def run_reference_refresh(*, job_id: int, account: str | None = None):

@@ -19,16 +19,17 @@ Matching rules:
 Everyone the sync touches (set or cleared) gets `reference_synced_at`.
 """
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.db.models.functions import Lower
 
-from telegram_sources.models import TelegramUser
-
-CHUNK = 2000  # ids / usernames per IN (...): well under SQLite's and PostgreSQL's parameter limits
+from leadops.bulk import chunked
+from telegram_sources.models import TelegramGroup, TelegramUser
 
 
 @dataclass(frozen=True)
@@ -53,11 +54,6 @@ def normalize_username(value: str | None) -> str:
     if not value:
         return ""
     return value.strip().lstrip("@").strip()
-
-
-def chunked(items: Sequence, size: int = CHUNK) -> Iterator[Sequence]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def sync_reference(*, entries: Iterable[tuple[int | None, str | None]], synced_at: datetime) -> ReferenceSyncResult:
@@ -123,3 +119,21 @@ def sync_reference(*, entries: Iterable[tuple[int | None, str | None]], synced_a
         cleared=len(to_clear),
         flagged=len(matched_pks),
     )
+
+
+def reference_group() -> TelegramGroup:
+    """The group REFERENCE_GROUP names, created (kind=reference) on first use."""
+    from telegram_sources.gateway import parse_group_ref
+
+    if not settings.REFERENCE_GROUP:
+        raise ImproperlyConfigured("REFERENCE_GROUP is not set: the reference group's id, e.g. -1002188344480")
+    ref = parse_group_ref(settings.REFERENCE_GROUP)
+    lookup = {"telegram_id": ref} if isinstance(ref, int) else {"username__iexact": ref}
+    group = TelegramGroup.objects.filter(**lookup).first()
+    if group is None:
+        fields = {"telegram_id": ref} if isinstance(ref, int) else {"username": ref}
+        return TelegramGroup.objects.create(kind=TelegramGroup.Kind.REFERENCE, **fields)
+    if group.kind != TelegramGroup.Kind.REFERENCE:
+        group.kind = TelegramGroup.Kind.REFERENCE
+        group.save(update_fields=["kind"])
+    return group

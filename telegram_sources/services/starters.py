@@ -9,7 +9,7 @@ from leadops.jobs import start_job
 from leadops.models import JobRun
 
 from ..models import TelegramGroup
-from .jobs import reference_group
+from .reference import reference_group
 
 EXPORT_KIND = "tg-export"
 REFRESH_REFERENCE_KIND = "tg-refresh-reference"

@@ -8,8 +8,10 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from telegram_sources.models import TelegramUser
-from telegram_sources.services import legacy
-from telegram_sources.services.legacy import LegacyFileError, export_members, import_members, member_row
+from telegram_sources.services import legacy_export as legacy
+from telegram_sources.services.legacy import import_members
+from telegram_sources.services.legacy_export import export_members, member_row
+from telegram_sources.services.legacy_files import LegacyFileError
 from tests.conftest import run_manage
 from tests.telegram_sources.legacy_files import (
     SEED_000_KEYS,

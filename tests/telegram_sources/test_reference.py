@@ -6,7 +6,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from telegram_sources.models import TelegramGroup, TelegramUser
-from telegram_sources.services.legacy import LegacyFileError, import_reference
+from telegram_sources.services.legacy import import_reference
+from telegram_sources.services.legacy_files import LegacyFileError
 from telegram_sources.services.reference import sync_reference
 from tests.telegram_sources.legacy_files import participant, participants_file, telegram_id, username, write_json
 

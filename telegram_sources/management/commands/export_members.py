@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from telegram_sources.services.legacy import LegacyFileError, export_members
+from telegram_sources.services.legacy_export import export_members
+from telegram_sources.services.legacy_files import LegacyFileError
 
 
 class Command(BaseCommand):

@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from telegram_sources.services.legacy import LegacyFileError, import_reference, parse_time
+from telegram_sources.services.legacy import import_reference
+from telegram_sources.services.legacy_files import LegacyFileError, parse_time
 
 
 class Command(BaseCommand):

@@ -14,7 +14,7 @@ def progress_bar(job: JobRun) -> str:
     if percent is None:
         return format_html('<span class="jobrun-progress">{} / {}</span>', job.progress_done, total)
     return format_html(
-        '<progress class="jobrun-progress" max="100" value="{}"></progress> {} / {}',
+        '<progress class="jobrun-progress" style="width: 6em" max="100" value="{}"></progress> {} / {}',
         percent,
         job.progress_done,
         total,

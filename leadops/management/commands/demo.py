@@ -5,12 +5,14 @@ one right here, the second on the Celery worker that `make demo` starts).
 Later issues add their own synthetic data here.
 """
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from leadops import selfcheck
 from leadops.jobs import create_job, start_job
 from leadops.models import JobRun
 from leadops.tasks import run_selfcheck
+from telegram_sources.demo import load_demo_groups
 
 
 class Command(BaseCommand):
@@ -21,3 +23,8 @@ class Command(BaseCommand):
         selfcheck.run(job_id=inline.pk)
         queued = start_job(kind="selfcheck", target="demo (worker)", task=run_selfcheck, trigger=JobRun.Trigger.COMMAND)
         self.stdout.write(f"Demo jobs: #{inline.pk} ran here, #{queued.pk} queued for the worker.")
+        if not settings.REFERENCE_GROUP:
+            self.stdout.write("REFERENCE_GROUP is not set: no Telegram demo data (make demo sets it).")
+            return
+        exports = load_demo_groups()
+        self.stdout.write(f"Telegram: demo groups created, {len(exports)} export jobs queued.")

@@ -163,7 +163,13 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 OUTBOUND_HTTP_ALLOWLIST = env.list("OUTBOUND_HTTP_ALLOWLIST", default=[])
 
 # --- Telegram ---------------------------------------------------------------
-TELEGRAM_GATEWAY = env.str("TELEGRAM_GATEWAY", default="telegram_sources.fake_gateway.FakeTelegramGateway")
+# Production talks to Telegram unless told otherwise; only development defaults to the fake.
+TELEGRAM_GATEWAY = env.str(
+    "TELEGRAM_GATEWAY",
+    default="telegram_sources.fake_gateway.FakeTelegramGateway"
+    if DEBUG
+    else "telegram_sources.telethon_gateway.TelethonGateway",
+)
 TELEGRAM_RPS = env.float("TELEGRAM_RPS", default=4)
 TELEGRAM_FLOOD_WAIT_MAX = env.int("TELEGRAM_FLOOD_WAIT_MAX", default=600)
 TELEGRAM_FLOOD_SLEEP_THRESHOLD = env.int("TELEGRAM_FLOOD_SLEEP_THRESHOLD", default=60)

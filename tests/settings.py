@@ -8,6 +8,7 @@ import os
 
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-used-anywhere-else")
 # A synthetic Fernet key made for the tests, never used to encrypt real data.
+os.environ.setdefault("TELEGRAM_GATEWAY", "telegram_sources.fake_gateway.FakeTelegramGateway")
 os.environ.setdefault("LEADOPS_ENCRYPTION_KEYS", "dGVzdC1rZXktMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDA=")
 
 from leadops.settings import *  # noqa: E402,F403

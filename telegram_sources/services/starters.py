@@ -16,8 +16,15 @@ REFRESH_REFERENCE_KIND = "tg-refresh-reference"
 
 
 def start_group_export(*, group: TelegramGroup, user=None, trigger: str = JobRun.Trigger.USER) -> JobRun:
+    """Start an export, or return the one already queued or running for this group.
+
+    Two exports of one group would share its checkpoint and trample each other.
+    """
     from ..tasks import export_group_task  # the tasks module imports the services: import it late
 
+    running = JobRun.objects.filter(kind=EXPORT_KIND, target=str(group), status__in=JobRun.ACTIVE_STATUSES)
+    if existing := running.order_by("-created_at").first():
+        return existing
     return start_job(
         kind=EXPORT_KIND,
         target=str(group),

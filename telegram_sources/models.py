@@ -3,6 +3,8 @@
 from django.db import models
 from django.db.models.functions import Lower
 
+from leadops.indexes import NullsOrderIndex
+
 
 class TelegramGroup(models.Model):
     class Kind(models.TextChoices):
@@ -52,7 +54,7 @@ class TelegramUser(models.Model):
             models.Index(fields=["in_reference"], name="tguser_in_reference"),
             # The seeders' candidate order (seeders.selectors.candidates), so the top-N is
             # read straight off the index instead of sorting a million rows.
-            models.Index(
+            NullsOrderIndex(
                 models.F("offline_cnt").desc(),
                 models.F("last_offline_at").desc(nulls_last=True),
                 models.F("telegram_id").asc(nulls_last=True),

@@ -6,8 +6,8 @@ from django.conf import settings
 from django.db.models import Exists, F, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
-from telegram_sources.gateway import parse_group_ref
-from telegram_sources.models import TelegramGroup, TelegramUser
+from telegram_sources.models import TelegramUser
+from telegram_sources.selectors import find_reference_group
 
 from .models import StaleMark
 
@@ -51,11 +51,7 @@ def verify_rows(top: int = 30, *, at: datetime | None = None) -> list[TelegramUs
 
 def reference_snapshot_at() -> datetime | None:
     """When the group REFERENCE_GROUP names was last exported (or imported), if it ever was."""
-    if not settings.REFERENCE_GROUP:
-        return None
-    ref = parse_group_ref(settings.REFERENCE_GROUP)
-    lookup = {"telegram_id": ref} if isinstance(ref, int) else {"username__iexact": ref}
-    group = TelegramGroup.objects.filter(**lookup).first()
+    group = find_reference_group()
     return group.last_exported_at if group else None
 
 

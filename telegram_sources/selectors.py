@@ -2,7 +2,23 @@
 
 from collections.abc import Iterator
 
+from django.conf import settings
+
+from .gateway import parse_group_ref
 from .models import TelegramGroup
+
+
+def reference_group_lookup() -> dict:
+    """Field lookups for the group REFERENCE_GROUP names (an id or a username); {} when unset."""
+    if not settings.REFERENCE_GROUP:
+        return {}
+    ref = parse_group_ref(settings.REFERENCE_GROUP)
+    return {"telegram_id": ref} if isinstance(ref, int) else {"username__iexact": ref}
+
+
+def find_reference_group() -> TelegramGroup | None:
+    lookup = reference_group_lookup()
+    return TelegramGroup.objects.filter(**lookup).first() if lookup else None
 
 
 def current_member_rows(group: TelegramGroup) -> Iterator[dict]:

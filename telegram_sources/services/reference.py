@@ -23,13 +23,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.db.models.functions import Lower
 
 from leadops.bulk import chunked
 from telegram_sources.models import TelegramGroup, TelegramUser
+from telegram_sources.selectors import find_reference_group, reference_group_lookup
 
 
 @dataclass(frozen=True)
@@ -123,15 +123,12 @@ def sync_reference(*, entries: Iterable[tuple[int | None, str | None]], synced_a
 
 def reference_group() -> TelegramGroup:
     """The group REFERENCE_GROUP names, created (kind=reference) on first use."""
-    from telegram_sources.gateway import parse_group_ref
-
-    if not settings.REFERENCE_GROUP:
+    lookup = reference_group_lookup()
+    if not lookup:
         raise ImproperlyConfigured("REFERENCE_GROUP is not set: the reference group's id, e.g. -1002188344480")
-    ref = parse_group_ref(settings.REFERENCE_GROUP)
-    lookup = {"telegram_id": ref} if isinstance(ref, int) else {"username__iexact": ref}
-    group = TelegramGroup.objects.filter(**lookup).first()
+    group = find_reference_group()
     if group is None:
-        fields = {"telegram_id": ref} if isinstance(ref, int) else {"username": ref}
+        fields = {"username" if key.startswith("username") else key: value for key, value in lookup.items()}
         return TelegramGroup.objects.create(kind=TelegramGroup.Kind.REFERENCE, **fields)
     if group.kind != TelegramGroup.Kind.REFERENCE:
         group.kind = TelegramGroup.Kind.REFERENCE

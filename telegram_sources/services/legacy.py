@@ -6,9 +6,9 @@
      "offline_cnt": 3, "first_seen_at": "2023-05-01T18:00:00+00:00",
      "last_offline_at": "2024-02-10T19:30:00+00:00", "in_s16_space": false}
 
-plus the seeders' `stale*` keys, which this module neither reads nor writes
-(the seeders app imports them and adds them to the export through
-`register_row_extender`).
+plus the seeders' `stale*` keys, which this module neither reads nor writes:
+the seeders app validates and imports them through `register_import_hook` and
+adds them to the export through `register_row_extender` (both from its ready()).
 
 Imports validate the whole file before touching the database and raise
 `LegacyFileError` with one message naming the file, the member and the field;
@@ -16,6 +16,7 @@ then they write in one transaction with bulk statements.
 """
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,7 +27,13 @@ from django.utils import timezone
 
 from leadops.bulk import bulk_update_values, chunked
 from telegram_sources.models import TelegramGroup, TelegramUser
-from telegram_sources.services.legacy_files import LegacyFileError, LegacyMember, read_members, read_reference
+from telegram_sources.services.legacy_files import (
+    LegacyFileError,
+    LegacyMember,
+    MemberParser,
+    read_members,
+    read_reference,
+)
 from telegram_sources.services.reference import (
     ReferenceSyncResult,
     reference_group,
@@ -48,6 +55,36 @@ IMPORTED_FIELDS = [
 ]
 
 
+# --- import hooks: keys other apps own -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImportHook:
+    """Imports keys of members.json that another app owns (the seeders' stale marks).
+
+    `parse(item)` runs in the validation pass, before anything is written: it reads
+    `item.raw`, raises through `item.fail(key, problem)` (a one-line LegacyFileError
+    naming file, member and field) and returns what it parsed, or None when the member
+    has nothing for it. `apply(pairs)` runs inside the import's transaction after the
+    users are written, with (member, saved TelegramUser) for every member whose parse
+    returned something (`member.extra[name]`); it may return a line for the summary.
+    """
+
+    name: str
+    parse: MemberParser
+    apply: Callable[[list[tuple[LegacyMember, TelegramUser]]], str | None]
+
+
+IMPORT_HOOKS: list[ImportHook] = []
+
+
+def register_import_hook(name: str, *, parse: MemberParser, apply) -> ImportHook:
+    """Have every import_members run this hook. Registering the same name again replaces it."""
+    hook = ImportHook(name=name, parse=parse, apply=apply)
+    IMPORT_HOOKS[:] = [h for h in IMPORT_HOOKS if h.name != name] + [hook]
+    return hook
+
+
 # --- import_members --------------------------------------------------------------------------
 
 
@@ -59,12 +96,13 @@ class ImportResult:
     unchanged: int  # existing users the file matched, already up to date
     ids_filled: int  # users known only by username that got their id from the file
     duplicates: int  # members folded into another member of the same file
+    notes: tuple[str, ...] = ()  # what the import hooks reported
 
     def summary(self) -> str:
         return (
             f"{self.members} members: {self.created} created, {self.updated} updated "
             f"({self.ids_filled} ids filled in), {self.unchanged} unchanged, {self.duplicates} duplicates merged"
-        )
+        ) + "".join(f"; {note}" for note in self.notes)
 
 
 def _dedupe(members: list[LegacyMember]) -> tuple[dict[int, LegacyMember], dict[str, LegacyMember], int]:
@@ -84,6 +122,7 @@ def _dedupe(members: list[LegacyMember]) -> tuple[dict[int, LegacyMember], dict[
                 with_id[member.telegram_id] = member
             else:
                 seen.fields.update(member.fields)
+                seen.extra.update(member.extra)
                 duplicates += 1
         else:
             seen = without_id.get(member.username_ci)
@@ -91,6 +130,7 @@ def _dedupe(members: list[LegacyMember]) -> tuple[dict[int, LegacyMember], dict[
                 without_id[member.username_ci] = member
             else:
                 seen.fields.update(member.fields)
+                seen.extra.update(member.extra)
                 duplicates += 1
     owners: dict[str, list[LegacyMember]] = defaultdict(list)
     for member in with_id.values():
@@ -98,8 +138,11 @@ def _dedupe(members: list[LegacyMember]) -> tuple[dict[int, LegacyMember], dict[
             owners[member.username_ci].append(member)
     for name in list(without_id):
         if len(owners.get(name, ())) == 1:
-            for key, value in without_id.pop(name).fields.items():
+            folded = without_id.pop(name)
+            for key, value in folded.fields.items():
                 owners[name][0].fields.setdefault(key, value)
+            for key, value in folded.extra.items():
+                owners[name][0].extra.setdefault(key, value)
             duplicates += 1
     return with_id, without_id, duplicates
 
@@ -109,7 +152,8 @@ def _snapshot(user: TelegramUser) -> tuple:
 
 
 def import_members(*, path) -> ImportResult:
-    members = read_members(path)
+    hooks = list(IMPORT_HOOKS)
+    members = read_members(path, parsers={hook.name: hook.parse for hook in hooks})
     with_id, without_id, duplicates = _dedupe(members)
     users = TelegramUser.objects
 
@@ -132,8 +176,10 @@ def import_members(*, path) -> ImportResult:
         created: list[TelegramUser] = []
         new_by_name: dict[str, list[TelegramUser]] = defaultdict(list)
         ids_filled = 0
+        saved: list[tuple[LegacyMember, TelegramUser]] = []  # for the import hooks
 
         def take(user: TelegramUser, member: LegacyMember):
+            saved.append((member, user))
             if user.pk not in matched:
                 matched[user.pk] = user
                 before[user.pk] = _snapshot(user)
@@ -142,6 +188,7 @@ def import_members(*, path) -> ImportResult:
 
         def create(member: LegacyMember):
             user = TelegramUser(telegram_id=member.telegram_id, **member.fields)
+            saved.append((member, user))
             created.append(user)
             if member.username_ci:
                 new_by_name[member.username_ci].append(user)
@@ -181,6 +228,13 @@ def import_members(*, path) -> ImportResult:
         users.bulk_create(created, batch_size=BATCH)
         bulk_update_values(changed, IMPORTED_FIELDS)
 
+        notes = []
+        for hook in hooks:
+            pairs = [(member, user) for member, user in saved if hook.name in member.extra]
+            note = hook.apply(pairs) if pairs else None
+            if note:
+                notes.append(note)
+
     return ImportResult(
         members=len(members),
         created=len(created),
@@ -188,6 +242,7 @@ def import_members(*, path) -> ImportResult:
         unchanged=len(matched) - len(changed),
         ids_filled=ids_filled,
         duplicates=duplicates,
+        notes=tuple(notes),
     )
 
 

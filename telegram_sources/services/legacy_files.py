@@ -1,7 +1,8 @@
 """Reading the legacy JSON files: validate everything, or say exactly what is wrong."""
 
 import json
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -157,18 +158,27 @@ def parse_time(value: str) -> datetime:
     return parsed
 
 
+# Validates the keys another app owns (an import hook's `parse`): gets the member under
+# validation (`.raw`, `.present(key)`, `.time(key)`, `.flag(key)`, `.fail(key, problem)`), returns
+# what it parsed, or None when the member has nothing for it. Errors go through `.fail`.
+MemberParser = Callable[["_Item"], Any]
+
+
 @dataclass
 class LegacyMember:
     index: int
     telegram_id: int | None
     fields: dict[str, Any]  # model field -> value, only for keys the file has
+    extra: dict[str, Any] = field(default_factory=dict)  # import hook name -> what its parser returned
 
     @property
     def username_ci(self) -> str:
         return self.fields.get("username", "").lower()
 
 
-def _parse_member(path, label: str, index: int, raw: Any) -> LegacyMember:
+def _parse_member(
+    path, label: str, index: int, raw: Any, parsers: Mapping[str, MemberParser] | None = None
+) -> LegacyMember:
     item = _Item(path, label, index, raw)
     telegram_id = item.telegram_id()
     fields: dict[str, Any] = {}
@@ -185,13 +195,22 @@ def _parse_member(path, label: str, index: int, raw: Any) -> LegacyMember:
     if item.present("in_s16_space"):
         fields["in_reference"] = item.flag("in_s16_space")
     item.require_identity(telegram_id, fields.get("username", ""))
-    return LegacyMember(index=index, telegram_id=telegram_id, fields=fields)
+    extra = {}
+    for name, parse in (parsers or {}).items():
+        value = parse(item)
+        if value is not None:
+            extra[name] = value
+    return LegacyMember(index=index, telegram_id=telegram_id, fields=fields, extra=extra)
 
 
-def read_members(path) -> list[LegacyMember]:
-    """Parse and validate a whole members.json; LegacyFileError on the first problem."""
+def read_members(path, *, parsers: Mapping[str, MemberParser] | None = None) -> list[LegacyMember]:
+    """Parse and validate a whole members.json; LegacyFileError on the first problem.
+
+    `parsers` (import hook name -> MemberParser) validate the keys other apps own in
+    the same pass, so a bad one also stops the import before anything is written.
+    """
     items, label = _root_list(_read_json(path), path, "members")
-    return [_parse_member(path, label or "members", index, raw) for index, raw in enumerate(items)]
+    return [_parse_member(path, label or "members", index, raw, parsers) for index, raw in enumerate(items)]
 
 
 def read_reference(path) -> list[tuple[int | None, str]]:

@@ -59,6 +59,8 @@ class TelegramUser(models.Model):
                 models.F("last_offline_at").desc(nulls_last=True),
                 models.F("telegram_id").asc(nulls_last=True),
                 condition=models.Q(in_reference=False, is_bot=False, telegram_id__isnull=False),
+                # With the id in the index, walking past stale users is an index-only scan.
+                include=["id"],
                 name="tguser_seeder_candidates",
             ),
             # Legacy rows known only by username, looked up when an export brings their id.

@@ -18,6 +18,7 @@ class Migration(migrations.Migration):
                 models.OrderBy(models.F("last_offline_at"), descending=True, nulls_last=True),
                 models.OrderBy(models.F("telegram_id"), nulls_last=True),
                 condition=models.Q(("in_reference", False), ("is_bot", False), ("telegram_id__isnull", False)),
+                include=("id",),
                 name="tguser_seeder_candidates",
             ),
         ),

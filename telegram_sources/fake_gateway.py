@@ -8,7 +8,17 @@ import time
 from datetime import datetime
 
 from .fake_world import FakeGroup, FakeWorld, demo_world
-from .gateway import PAGE_SIZE, AccessDenied, FloodWait, GroupInfo, ParticipantsPage
+from .gateway import (
+    PAGE_SIZE,
+    AccessDenied,
+    FloodWait,
+    GroupInfo,
+    InviteExpired,
+    JoinResult,
+    NotFound,
+    ParticipantsPage,
+    SessionRevoked,
+)
 from .limits import limited_call
 
 
@@ -30,7 +40,10 @@ class FakeTelegramGateway:
 
     def _request(self, method: str, answer):
         def send():
-            self.current_world().requests.append((time.time(), self.account, method))
+            world = self.current_world()
+            world.requests.append((time.time(), self.account, method))
+            if self.account in world.revoked_sessions:
+                raise SessionRevoked(f"{self.account}: the session was revoked")
             return answer()
 
         return limited_call(self.account, send)
@@ -63,6 +76,40 @@ class FakeTelegramGateway:
 
     def get_first_message_date(self, group_id) -> datetime | None:
         return self._request("get_first_message_date", lambda: self._group(group_id).first_message_date)
+
+    def join(self, *, username=None, invite_hash=None) -> JoinResult:
+        def answer():
+            world = self.current_world()
+            waits = world.join_flood_waits.get(self.account)
+            if waits:
+                raise FloodWait(waits.pop(0), self.account)
+            if invite_hash is not None:
+                if invite_hash not in world.invites:
+                    raise NotFound(f"no invite {invite_hash}")
+                if world.invites[invite_hash] is None:
+                    raise InviteExpired("the invite link has expired")
+                group = world.groups[world.invites[invite_hash]]
+            else:
+                try:
+                    group = world.find(username)
+                except NotFound:
+                    raise NotFound(f"username {username} is not occupied") from None
+                if group.private:
+                    raise AccessDenied(f"{group.title}: the channel is private")
+            if group.admin_required:
+                raise AccessDenied(f"{group.title}: joining needs an admin's approval")
+            already = self.account in group.joined_by
+            group.joined_by.add(self.account)
+            return JoinResult(group_id=group.id, title=group.title, already_member=already)
+
+        return self._request("join", answer)
+
+    def can_post(self, group_id) -> bool:
+        def answer():
+            group = self.current_world().groups[group_id]
+            return self.account in group.joined_by and not group.broadcast
+
+        return self._request("can_post", answer)
 
     def close(self) -> None:
         pass

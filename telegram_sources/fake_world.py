@@ -142,6 +142,9 @@ class FakeGroup:
     private: bool = False  # AccessDenied for this account
     first_message_date: datetime | None = None
     flood_waits: dict[tuple[str, int], int] = field(default_factory=dict)  # (query, page) -> seconds, once
+    broadcast: bool = False  # a channel: members cannot post
+    admin_required: bool = False  # joining needs an admin's approval (the join fails)
+    joined_by: set[str] = field(default_factory=set)  # accounts that are members
     _searches: dict[tuple[str, int], list[Participant]] = field(default_factory=dict, repr=False)
 
     @property
@@ -173,6 +176,9 @@ class FakeWorld:
     def __init__(self):
         self.groups: dict[int, FakeGroup] = {}
         self.requests: list[tuple[float, str, str]] = []  # (Unix time, account, method), in order
+        self.invites: dict[str, int | None] = {}  # invite hash -> group id; None = expired
+        self.join_flood_waits: dict[str, list[int]] = {}  # account -> FloodWait seconds for its next joins
+        self.revoked_sessions: set[str] = set()
 
     def add_group(
         self,
@@ -188,6 +194,14 @@ class FakeWorld:
         group = FakeGroup(id=group_id, title=title, username=username, members=members, **options)
         self.groups[group_id] = group
         return group
+
+    def add_invite(self, invite_hash: str, group_id: int | None) -> None:
+        """An invite link to a group; `None` makes it an expired one."""
+        self.invites[invite_hash] = group_id
+
+    def inject_join_flood_wait(self, account: str, seconds: int) -> None:
+        """The account's next join answers FloodWait(seconds), once."""
+        self.join_flood_waits.setdefault(account, []).append(seconds)
 
     def inject_flood_wait(self, group_id: int, *, page: int, seconds: int, query: str = "") -> None:
         """The request for that page (1-based) of that listing answers FloodWait once."""

@@ -41,6 +41,14 @@ class PermanentError(TelegramError):
     """Any other error retrying will not fix (deactivated account, invalid request...)."""
 
 
+class SessionRevoked(PermanentError):
+    """The account's session is revoked, expired or the account deactivated/banned: stop using it."""
+
+
+class InviteExpired(TelegramError):
+    """An invite link that expired or was revoked."""
+
+
 @dataclass(frozen=True)
 class GroupInfo:
     id: int  # marked id (-100… for channels)
@@ -65,6 +73,13 @@ class Participant:
 
 
 @dataclass(frozen=True)
+class JoinResult:
+    group_id: int  # marked id
+    title: str
+    already_member: bool = False
+
+
+@dataclass(frozen=True)
 class ParticipantsPage:
     participants: list[Participant]
     count: int | None  # what Telegram says the listing (or search) holds in all
@@ -81,6 +96,15 @@ class TelegramGateway(Protocol):
         """One GetParticipants request: the plain listing, or a search when `query` is given."""
 
     def get_first_message_date(self, group_id: int) -> datetime | None: ...
+
+    def join(self, *, username: str | None = None, invite_hash: str | None = None) -> JoinResult:
+        """Join a public group by username, or a private one by invite (checked first, then imported).
+
+        Already being a member is not an error: `already_member` says so.
+        """
+
+    def can_post(self, group_id: int) -> bool:
+        """Whether this account may send messages there (not a broadcast channel, not restricted)."""
 
     def close(self) -> None: ...
 

@@ -7,8 +7,8 @@ class AccountsConfig(AppConfig):
     verbose_name = "Telegram accounts"
 
     def ready(self):
-        from telegram_sources import telethon_gateway
+        from telegram_sources.gateway import set_credentials_provider
 
         from .services.credentials import stored_credentials
 
-        telethon_gateway.set_credentials_provider(stored_credentials)
+        set_credentials_provider(stored_credentials)

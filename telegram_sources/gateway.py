@@ -8,6 +8,7 @@ for both and hold across all workers.
 """
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -126,6 +127,20 @@ def parse_group_ref(ref: str | int) -> int | str:
     if not _USERNAME.match(text):
         raise NotFound(f"not a group id or username: {ref!r}")
     return text
+
+
+# account name -> (api_id, api_hash, string_session, proxy_url) of a stored pool account, or None.
+# The accounts app registers it, so the port and its adapters need no import of that app.
+_credentials_provider: Callable[[str], tuple | None] | None = None
+
+
+def set_credentials_provider(provider: Callable[[str], tuple | None] | None) -> None:
+    global _credentials_provider
+    _credentials_provider = provider
+
+
+def stored_credentials(account: str) -> tuple | None:
+    return _credentials_provider(account) if _credentials_provider else None
 
 
 def get_gateway(account: str | None = None) -> TelegramGateway:

@@ -13,7 +13,6 @@ FloodWait policy of `limits`.
 
 import asyncio
 import importlib.util
-from collections.abc import Callable
 from datetime import UTC, datetime
 from urllib.parse import unquote, urlsplit
 
@@ -33,6 +32,7 @@ from .gateway import (
     PermanentError,
     TelegramError,
     parse_group_ref,
+    stored_credentials,
 )
 
 # All carry `.seconds`; Telethon would sleep on them itself, our limiter must decide instead.
@@ -165,15 +165,6 @@ class _LimitedClient(TelegramClient):
                 raise FloodWait(exc.seconds, self.leadops_account) from None
 
 
-# account name -> (api_id, api_hash, string_session, proxy_url), or None when no such stored account.
-CREDENTIALS_PROVIDER: Callable[[str], tuple | None] | None = None
-
-
-def set_credentials_provider(provider: Callable[[str], tuple | None] | None) -> None:
-    global CREDENTIALS_PROVIDER
-    CREDENTIALS_PROVIDER = provider
-
-
 class TelethonGateway:
     def __init__(
         self,
@@ -185,9 +176,9 @@ class TelethonGateway:
         proxy_url: str | None = None,
     ):
         self.account = account
-        if api_id is None and api_hash is None and string_session is None and CREDENTIALS_PROVIDER:
+        if api_id is None and api_hash is None and string_session is None:
             # A pool account (the accounts app registers the lookup, so this module needs no import of it).
-            stored = CREDENTIALS_PROVIDER(account)
+            stored = stored_credentials(account)
             if stored is not None:
                 api_id, api_hash, string_session, proxy_url = stored
         if api_id is None and api_hash is None and string_session is None:

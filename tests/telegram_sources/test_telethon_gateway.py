@@ -361,6 +361,7 @@ def test_it_passes_the_proxy_to_telethon(telegram, monkeypatch):
         gw.close()
 
 
+@pytest.mark.django_db  # a pool account of that name is looked up first
 def test_it_names_a_missing_setting_without_leaking_secrets(settings):
     settings.TG_API_ID = ""
     settings.TG_API_HASH = "very-secret-api-hash"

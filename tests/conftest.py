@@ -88,3 +88,19 @@ def clock(settings, monkeypatch):
     monkeypatch.setattr(ratelimit, "time", fake)
     yield fake
     ratelimit.reset_limiter()
+
+
+@pytest.fixture(autouse=True)
+def fresh_limiter():
+    """Blocks and buckets do not leak from one test into the next (in-process, or in the test Redis)."""
+    ratelimit.reset_limiter()
+    if redis_url():
+        import redis
+
+        client = redis.Redis.from_url(redis_url())
+        stale = list(client.scan_iter("leadops:*"))
+        if stale:
+            client.delete(*stale)
+        client.close()
+    yield
+    ratelimit.reset_limiter()

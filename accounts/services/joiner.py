@@ -65,13 +65,14 @@ class SmartJoiner:
         self.job = job
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
-    def run_batch(self, niche: str, batch_size: int = 5) -> BatchResult:
+    def run_batch(self, niche: str, batch_size: int = 5, target_ids: set[int] | None = None) -> BatchResult:
+        """Up to `batch_size` new targets of `niche` (only those in `target_ids`, when given)."""
         result = BatchResult()
         excluded: set[int] = set()  # accounts in cooldown or banned during this batch
         seen: set[int] = set()  # targets this batch already tried
         self._log(f"batch: niche {niche!r}, up to {batch_size} groups")
         while len(seen) < batch_size:
-            target = pool.claim_target(niche=niche, owner=self.owner, now=timezone.now(), skip=seen)
+            target = pool.claim_target(niche=niche, owner=self.owner, now=timezone.now(), skip=seen, only=target_ids)
             if target is None:
                 self._log("no more new targets in this niche")
                 break
@@ -175,10 +176,13 @@ class SmartJoiner:
             self.job.log(message)
 
 
-def run_join_batch(*, niche: str, batch_size: int, job_id: int, sleep=time.sleep) -> BatchResult:
+def run_join_batch(
+    *, niche: str, batch_size: int, job_id: int, target_ids: list[int] | None = None, sleep=time.sleep
+) -> BatchResult:
     """The joiner as a job: its log and counters on the JobRun."""
+    only = set(target_ids) if target_ids is not None else None
     with track_job(job_id) as job:
-        result = SmartJoiner(sleep=sleep, job=job).run_batch(niche, batch_size)
+        result = SmartJoiner(sleep=sleep, job=job).run_batch(niche, batch_size, target_ids=only)
         job.job.counters.update(joined=len(result.joined), errors=len(result.errors), skipped=len(result.skipped))
         job.flush()
         if result.stopped and not (result.joined or result.errors or result.skipped):

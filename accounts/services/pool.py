@@ -60,11 +60,15 @@ def release_account(account: TelegramAccount, *, owner: str) -> None:
     TelegramAccount.objects.filter(pk=account.pk, locked_by=owner).update(locked_by="", locked_until=None)
 
 
-def claim_target(*, niche: str, owner: str, now: datetime, skip: set[int] = frozenset()) -> JoinTarget | None:
-    """The oldest new target of the niche nobody else holds, now held by `owner`."""
+def claim_target(
+    *, niche: str, owner: str, now: datetime, skip: set[int] = frozenset(), only: set[int] | None = None
+) -> JoinTarget | None:
+    """The oldest new target of the niche (among `only`, when given) nobody else holds, now held by `owner`."""
+    queue = JoinTarget.objects.filter(niche=niche, status=JoinTarget.Status.NEW)
+    if only is not None:
+        queue = queue.filter(pk__in=only)
     queue = (
-        JoinTarget.objects.filter(niche=niche, status=JoinTarget.Status.NEW)
-        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
+        queue.filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
         .exclude(pk__in=skip)
         .order_by("created_at", "pk")
         .values_list("pk", flat=True)

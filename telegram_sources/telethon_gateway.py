@@ -1,9 +1,10 @@
 """The production adapter of the Telegram port, on Telethon (MTProto as a user account).
 
-This is the only module that imports Telethon: everything else speaks the port's
-types and errors (gateway.py). The adapter is synchronous for its callers (jobs,
-management commands) and owns a private asyncio loop that it drives with
-`run_until_complete`, so it must not be used from inside a running event loop.
+This module and its error mapping (telethon_errors.py) are the only ones that
+import Telethon: everything else speaks the port's types and errors (gateway.py).
+The adapter is synchronous for its callers (jobs, management commands) and owns
+a private asyncio loop that it drives with `run_until_complete`, so it must not
+be used from inside a running event loop.
 
 Rate limiting happens per MTProto request, not per method: `get_entity`, for
 instance, may send one request or none, so `_LimitedClient._call` (the funnel
@@ -26,43 +27,16 @@ from .gateway import (
     AccessDenied,
     FloodWait,
     GroupInfo,
+    JoinResult,
     NotFound,
     Participant,
     ParticipantsPage,
     PermanentError,
-    TelegramError,
+    SessionRevoked,
     parse_group_ref,
     stored_credentials,
 )
-
-# All carry `.seconds`; Telethon would sleep on them itself, our limiter must decide instead.
-_FLOOD_ERRORS = (errors.FloodWaitError, errors.FloodPremiumWaitError, errors.SlowModeWaitError)
-_ACCESS_DENIED = (
-    errors.ChannelPrivateError,
-    errors.ChatAdminRequiredError,
-    errors.UserBannedInChannelError,
-    errors.ChannelBannedError,
-    errors.ChatForbiddenError,
-    errors.ChannelPublicGroupNaError,
-)
-_NOT_FOUND = (
-    errors.UsernameNotOccupiedError,
-    errors.UsernameInvalidError,
-    errors.PeerIdInvalidError,
-    errors.ChannelInvalidError,
-    errors.ChatIdInvalidError,
-)
-_SESSION_DEAD = (
-    errors.AuthKeyUnregisteredError,
-    errors.AuthKeyInvalidError,
-    errors.AuthKeyDuplicatedError,
-    errors.UserDeactivatedError,
-    errors.UserDeactivatedBanError,
-    errors.SessionRevokedError,
-    errors.SessionExpiredError,
-)
-# What Telethon's entity lookup raises (as ValueError) when nothing matches.
-_NOT_FOUND_MESSAGES = ("Cannot find any entity", "Could not find the input entity", "No user has")
+from .telethon_errors import FLOOD_ERRORS, SESSION_DEAD, is_not_found, translate_error
 
 _STATUSES = {
     types.UserStatusOnline: "online",
@@ -108,23 +82,6 @@ def proxy_supported() -> bool:
     return importlib.util.find_spec("python_socks") is not None
 
 
-def translate_error(exc: BaseException) -> BaseException:
-    """A Telethon error -> the port's error; anything else (our FloodWait, OSError...) is returned as is."""
-    if isinstance(exc, TelegramError):
-        return exc
-    if isinstance(exc, _ACCESS_DENIED):
-        return AccessDenied(f"{type(exc).__name__}: this account cannot see the group")
-    if isinstance(exc, _NOT_FOUND):
-        return NotFound(type(exc).__name__)
-    if isinstance(exc, ValueError) and str(exc).startswith(_NOT_FOUND_MESSAGES):
-        return NotFound(str(exc))
-    if isinstance(exc, _SESSION_DEAD):
-        return PermanentError(f"{type(exc).__name__}: the session is revoked or the account deactivated")
-    if isinstance(exc, errors.RPCError):
-        return PermanentError(f"{type(exc).__name__}: {exc}")
-    return exc
-
-
 def _participant(user: types.User, is_admin: bool) -> Participant:
     status = _STATUSES.get(type(user.status)) if user.status is not None else None
     return Participant(
@@ -147,6 +104,25 @@ def _matches(person: Participant, query: str) -> bool:
     return any(word.startswith(query) for word in words)
 
 
+def _chat_in(updates, chat_id: int | None = None):
+    """The group an Updates answer (of a join) is about: the one with `chat_id`, else the first."""
+    chats = [chat for chat in getattr(updates, "chats", []) if isinstance(chat, types.Channel | types.Chat)]
+    return next((chat for chat in chats if chat.id == chat_id), chats[0] if chats else None)
+
+
+def _may_post(entity) -> bool:
+    if entity.left or getattr(entity, "deactivated", False):
+        return False
+    if getattr(entity, "broadcast", False) or getattr(entity, "gigagroup", False):
+        # Only admins post in a channel (or a broadcast group): the creator, or an admin with post rights.
+        return bool(entity.creator or (entity.admin_rights and entity.admin_rights.post_messages))
+    if entity.creator or entity.admin_rights:
+        return True  # restrictions do not bind admins
+    # send_plain: newer layers restrict text apart from media; an outreach message is text.
+    rights = (entity.default_banned_rights, getattr(entity, "banned_rights", None))
+    return not any(r and (r.view_messages or r.send_messages or r.send_plain) for r in rights)
+
+
 class _LimitedClient(TelegramClient):
     """Every request Telethon sends passes through `_call`: take a token first, apply our FloodWait policy."""
 
@@ -159,7 +135,7 @@ class _LimitedClient(TelegramClient):
             await loop.run_in_executor(None, limits.wait_for_turn, self.leadops_account)
             try:
                 return await super()._call(sender, request, ordered, flood_sleep_threshold=0)
-            except _FLOOD_ERRORS as exc:
+            except FLOOD_ERRORS as exc:
                 if limits.record_flood_wait(self.leadops_account, exc.seconds):
                     continue  # short: the next wait_for_turn sits out the block, then we repeat
                 raise FloodWait(exc.seconds, self.leadops_account) from None
@@ -228,8 +204,14 @@ class TelethonGateway:
         async def connected():
             if not self._connected:
                 await self._client.connect()
-                if not await self._client.is_user_authorized():
-                    raise PermanentError(f"Telegram account {self.account!r}: session is not authorized")
+                # Any request that needs a login. Not is_user_authorized(): it takes any RPC error (a 500...)
+                # for a logout, and a SessionRevoked takes the account out of the pool.
+                try:
+                    await self._client(functions.updates.GetStateRequest())
+                except (errors.UnauthorizedError, *SESSION_DEAD) as exc:
+                    raise SessionRevoked(
+                        f"Telegram account {self.account!r}: session is not authorized ({type(exc).__name__})"
+                    ) from None
                 self._connected = True
             return await coro_fn()
 
@@ -241,9 +223,9 @@ class TelethonGateway:
                 raise
             raise translated from exc
 
-    async def _entity(self, ref):
+    async def _entity(self, ref, peer: types.TypeInputPeer | None = None):
         """The group's full entity (Channel / Chat), refusing users and groups we were thrown out of."""
-        entity = await self._client.get_entity(parse_group_ref(ref))
+        entity = await self._client.get_entity(peer or parse_group_ref(ref))
         if isinstance(entity, types.Chat) and entity.migrated_to:
             # An old basic group upgraded to a supergroup: the members live there now.
             entity = await self._client.get_entity(utils.get_input_peer(entity.migrated_to))
@@ -251,13 +233,14 @@ class TelethonGateway:
             raise AccessDenied(f"{entity.title}: this account cannot see the group")
         if not isinstance(entity, types.Channel | types.Chat):
             raise NotFound(f"{ref!r} is not a group")
-        self._remember(ref, entity)
+        self._remember(entity, ref)
         return entity
 
-    def _remember(self, ref, entity) -> None:
+    def _remember(self, entity, *refs) -> None:
         peer = utils.get_input_peer(entity)
         self._peers[utils.get_peer_id(entity)] = peer
-        self._peers[parse_group_ref(ref)] = peer
+        for ref in refs:
+            self._peers[parse_group_ref(ref)] = peer
 
     async def _peer(self, ref) -> types.TypeInputPeer:
         return self._peers.get(parse_group_ref(ref)) or utils.get_input_peer(await self._entity(ref))
@@ -341,6 +324,72 @@ class TelethonGateway:
             return date.replace(tzinfo=UTC) if date.tzinfo is None else date.astimezone(UTC)
 
         return self._run(fetch)
+
+    def join(self, *, username: str | None = None, invite_hash: str | None = None) -> JoinResult:
+        """An invite wins over a username, as in the fake. Each request passes the limiter (`_call`)."""
+        if not (username or invite_hash):
+            raise PermanentError("join needs a username or an invite hash")
+        return self._run(lambda: self._join_invite(invite_hash) if invite_hash else self._join_public(username))
+
+    async def _join_public(self, username: str) -> JoinResult:
+        # Membership comes free with the resolve: the full Channel's `left` flag is unset for a member, so a
+        # member sends no JoinChannel (which Telegram would answer without error). UserAlreadyParticipant
+        # covers a join made between the two requests.
+        try:
+            entity = await self._entity(username)
+        except Exception as exc:
+            if is_not_found(exc):
+                raise NotFound(f"username {username!r} is not occupied") from exc
+            raise
+        if not entity.left:
+            return self._joined(entity, True, username)
+        if isinstance(entity, types.Chat):
+            raise PermanentError(f"{entity.title}: a basic group can only be joined by invite")
+        try:
+            updates = await self._client(functions.channels.JoinChannelRequest(utils.get_input_channel(entity)))
+        except errors.UserAlreadyParticipantError:
+            return self._joined(entity, True, username)
+        return self._joined(_chat_in(updates, entity.id) or entity, False, username)
+
+    async def _join_invite(self, invite_hash: str) -> JoinResult:
+        check = functions.messages.CheckChatInviteRequest(invite_hash)
+        invite = await self._client(check)  # expired -> InviteExpired, invalid/empty -> NotFound
+        if not isinstance(invite, types.ChatInviteAlready):  # ChatInvite, or ChatInvitePeek (a preview)
+            try:
+                updates = await self._client(functions.messages.ImportChatInviteRequest(invite_hash))
+            except errors.UserAlreadyParticipantError:
+                invite = await self._client(check)  # joined since the check (elsewhere): now it names the chat
+            else:
+                chat = _chat_in(updates, getattr(getattr(invite, "chat", None), "id", None))
+                if chat is None:
+                    raise PermanentError("ImportChatInvite: Telegram did not name the chat joined")
+                return self._joined(chat, False)
+            if not isinstance(invite, types.ChatInviteAlready):
+                raise PermanentError("Telegram says this account is a member but the invite names no chat")
+        return self._joined(invite.chat, True)
+
+    def _joined(self, entity, already_member: bool, *refs) -> JoinResult:
+        if isinstance(entity, types.ChannelForbidden | types.ChatForbidden):
+            raise AccessDenied(f"{entity.title}: this account cannot see the group")
+        self._remember(entity, *refs)
+        return JoinResult(group_id=utils.get_peer_id(entity), title=entity.title, already_member=already_member)
+
+    def can_post(self, group_id: int) -> bool:
+        """One request (GetChannels / GetChats, none to resolve a peer `join` cached).
+
+        The full Channel constructor carries this account's own standing there: `creator`, `admin_rights`,
+        `banned_rights` (its own restrictions, what GetParticipant(me) would repeat) and the group's
+        `default_banned_rights`; a Chat has all but `banned_rights` (a basic group only kicks).
+        """
+
+        async def check():
+            try:
+                entity = await self._entity(group_id, self._peers.get(parse_group_ref(group_id)))
+            except (AccessDenied, errors.ChannelPrivateError, errors.ChatForbiddenError):
+                return False  # kicked or banned: it may not
+            return _may_post(entity)
+
+        return self._run(check)
 
     async def _disconnect(self) -> None:
         await self._client.disconnect()

@@ -18,7 +18,15 @@ from telethon.sessions import StringSession
 
 from leadops import ratelimit
 from telegram_sources import limits, telethon_gateway
-from telegram_sources.gateway import AccessDenied, FloodWait, NotFound, PermanentError
+from telegram_sources.gateway import (
+    AccessDenied,
+    FloodWait,
+    InviteExpired,
+    JoinResult,
+    NotFound,
+    PermanentError,
+    SessionRevoked,
+)
 from telegram_sources.telethon_gateway import TelethonGateway, parse_proxy_url
 from tests.conftest import ROOT
 
@@ -272,7 +280,7 @@ def test_it_raises_a_long_flood_wait_and_blocks_the_account(gateway, telegram, c
     [
         (functions.channels.GetFullChannelRequest, errors.ChannelPrivateError(request=None), AccessDenied),
         (functions.contacts.ResolveUsernameRequest, errors.UsernameNotOccupiedError(request=None), NotFound),
-        (functions.channels.GetFullChannelRequest, errors.AuthKeyUnregisteredError(request=None), PermanentError),
+        (functions.channels.GetFullChannelRequest, errors.AuthKeyUnregisteredError(request=None), SessionRevoked),
         (functions.channels.GetFullChannelRequest, errors.ChatAdminRequiredError(request=None), AccessDenied),
         (functions.channels.GetFullChannelRequest, errors.BotMethodInvalidError(request=None), PermanentError),
     ],
@@ -285,7 +293,7 @@ def test_it_maps_telethon_errors(gateway, telegram, request_type, error, expecte
     with pytest.raises(expected) as caught:
         gateway.get_group("leads_chat")
 
-    if expected is PermanentError:
+    if issubclass(expected, PermanentError):  # SessionRevoked is one: callers catching PermanentError still do
         assert type(error).__name__ in str(caught.value)
 
 
@@ -301,8 +309,9 @@ def test_it_refuses_a_user_or_an_unauthorized_session(gateway, telegram):
     telegram.answer(functions.updates.GetStateRequest, errors.AuthKeyUnregisteredError(request=None))
     stranger = TelethonGateway("acct-2", api_id=1, api_hash="h", string_session=synthetic_session())
     try:
-        with pytest.raises(PermanentError, match="not authorized"):
+        with pytest.raises(SessionRevoked, match="not authorized"):  # a PermanentError too
             stranger.get_group("leads_chat")
+        assert len(telegram.sent(functions.contacts.ResolveUsernameRequest)) == 1  # nothing more was asked
     finally:
         stranger.close()
 
@@ -320,6 +329,206 @@ def test_it_reads_the_first_message_date(gateway, telegram):
     assert gateway.get_first_message_date("leads_chat") is None
     history = telegram.sent(functions.messages.GetHistoryRequest)[0]
     assert (history.limit, history.offset_id, history.add_offset) == (1, 1, -1)  # the oldest message
+
+
+# -- join / can_post ------------------------------------------------------------
+
+
+def updates(*chats) -> types.Updates:
+    return types.Updates(updates=[], users=[], chats=list(chats), date=None, seq=0)
+
+
+def invite(**fields) -> types.ChatInvite:
+    return types.ChatInvite(title="Secret leads", photo=types.PhotoEmpty(id=0), participants_count=3, color=0, **fields)
+
+
+SECRET = channel(id=777, access_hash=111, title="Secret leads", username=None)
+
+
+def test_it_joins_a_public_group_and_may_post_there(gateway, telegram, clock):
+    telegram.answer(functions.contacts.ResolveUsernameRequest, resolved(channel(left=True)))
+    telegram.answer(functions.channels.JoinChannelRequest, updates(channel(title="Leads chat, renamed")))
+    telegram.answer(functions.channels.GetChannelsRequest, types.messages.Chats(chats=[channel()]))
+
+    joined = gateway.join(username="@leads_chat")
+
+    assert joined == JoinResult(group_id=MARKED_ID, title="Leads chat, renamed", already_member=False)
+    (join,) = telegram.sent(functions.channels.JoinChannelRequest)
+    assert join.channel == types.InputChannel(CHANNEL_ID, 987654321)
+    assert gateway.can_post(joined.group_id) is True  # the peer join cached: one GetChannels, no resolve
+    assert len(telegram.sent(functions.contacts.ResolveUsernameRequest)) == 1
+    assert telegram.sent(functions.channels.GetChannelsRequest)[0].id == [types.InputPeerChannel(CHANNEL_ID, 987654321)]
+    # GetState + ResolveUsername + JoinChannel + GetChannels, each after a token
+    assert len(telegram.requests) == 4
+    assert len(clock.sleeps) == 3
+    assert set(telegram.thresholds) == {0}
+
+
+def test_a_member_sends_no_join(gateway, telegram):
+    # Not `left`: the resolved channel already says this account is a member.
+    telegram.answer(functions.contacts.ResolveUsernameRequest, resolved(channel()))
+
+    joined = gateway.join(username="leads_chat")
+
+    assert joined == JoinResult(group_id=MARKED_ID, title="Leads chat", already_member=True)
+    assert not telegram.sent(functions.channels.JoinChannelRequest)
+
+
+def test_a_join_that_finds_the_account_already_there_is_not_an_error(gateway, telegram):
+    telegram.answer(functions.contacts.ResolveUsernameRequest, resolved(channel(left=True)))
+    telegram.answer(functions.channels.JoinChannelRequest, errors.UserAlreadyParticipantError(request=None))
+
+    assert gateway.join(username="leads_chat") == JoinResult(MARKED_ID, "Leads chat", already_member=True)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [invite(), types.ChatInvitePeek(chat=SECRET, expires=datetime(2030, 1, 1, tzinfo=UTC))],
+    ids=["invite", "peek"],
+)
+def test_it_joins_by_invite(gateway, telegram, answer):
+    telegram.answer(functions.messages.CheckChatInviteRequest, answer)
+    telegram.answer(functions.messages.ImportChatInviteRequest, updates(SECRET))
+    telegram.answer(functions.channels.GetChannelsRequest, types.messages.Chats(chats=[SECRET]))
+
+    joined = gateway.join(invite_hash="AbCdEf123", username="ignored_name")
+
+    assert joined == JoinResult(group_id=-1000000000777, title="Secret leads", already_member=False)
+    assert [r.hash for r in telegram.sent(functions.messages.CheckChatInviteRequest)] == ["AbCdEf123"]
+    assert [r.hash for r in telegram.sent(functions.messages.ImportChatInviteRequest)] == ["AbCdEf123"]
+    assert not telegram.sent(functions.contacts.ResolveUsernameRequest)
+    assert gateway.can_post(joined.group_id) is True
+
+
+def test_an_invite_to_a_group_of_the_account_is_not_imported(gateway, telegram):
+    telegram.answer(functions.messages.CheckChatInviteRequest, types.ChatInviteAlready(chat=SECRET))
+
+    assert gateway.join(invite_hash="AbCdEf123") == JoinResult(-1000000000777, "Secret leads", already_member=True)
+    assert not telegram.sent(functions.messages.ImportChatInviteRequest)
+
+
+def test_an_import_that_finds_the_account_already_there_checks_again(gateway, telegram):
+    telegram.answer(functions.messages.CheckChatInviteRequest, invite(), types.ChatInviteAlready(chat=SECRET))
+    telegram.answer(functions.messages.ImportChatInviteRequest, errors.UserAlreadyParticipantError(request=None))
+
+    assert gateway.join(invite_hash="AbCdEf123") == JoinResult(-1000000000777, "Secret leads", already_member=True)
+    assert len(telegram.sent(functions.messages.CheckChatInviteRequest)) == 2
+
+
+def test_join_needs_a_username_or_an_invite(gateway, telegram):
+    with pytest.raises(PermanentError, match="username or an invite"):
+        gateway.join()
+    assert not telegram.requests
+
+
+CHECK, IMPORT = functions.messages.CheckChatInviteRequest, functions.messages.ImportChatInviteRequest
+RESOLVE, JOIN = functions.contacts.ResolveUsernameRequest, functions.channels.JoinChannelRequest
+
+
+@pytest.mark.parametrize(
+    ("request_type", "error", "expected", "message"),
+    [
+        (CHECK, errors.InviteHashExpiredError, InviteExpired, "expired"),
+        (CHECK, errors.InviteHashInvalidError, NotFound, "InviteHashInvalid"),
+        (CHECK, errors.InviteHashEmptyError, NotFound, "InviteHashEmpty"),
+        (IMPORT, errors.InviteHashExpiredError, InviteExpired, "expired"),
+        (IMPORT, errors.InviteRequestSentError, AccessDenied, "joining needs an admin's approval; a request was sent"),
+        (IMPORT, errors.ChannelsTooMuchError, PermanentError, "too many channels"),
+        (IMPORT, errors.UserDeactivatedBanError, SessionRevoked, "UserDeactivatedBan"),
+        (RESOLVE, errors.UsernameNotOccupiedError, NotFound, "username 'leads_chat' is not occupied"),
+        (RESOLVE, errors.UsernameInvalidError, NotFound, "username 'leads_chat' is not occupied"),
+        (RESOLVE, errors.SessionRevokedError, SessionRevoked, "SessionRevoked"),
+        (JOIN, errors.ChannelPrivateError, AccessDenied, "the channel is private"),
+        (JOIN, errors.ChatAdminRequiredError, AccessDenied, "admin rights are required"),
+        (JOIN, errors.UserBannedInChannelError, AccessDenied, "banned"),
+        (JOIN, errors.ChannelBannedError, AccessDenied, "banned"),
+        (JOIN, errors.InviteRequestSentError, AccessDenied, "admin's approval"),
+        (JOIN, errors.ChannelsTooMuchError, PermanentError, "too many channels"),
+        (JOIN, errors.AuthKeyUnregisteredError, SessionRevoked, "AuthKeyUnregistered"),
+        (JOIN, errors.UserDeactivatedError, SessionRevoked, "UserDeactivated"),
+        (JOIN, errors.SessionExpiredError, SessionRevoked, "SessionExpired"),
+    ],
+)
+def test_it_maps_join_errors(gateway, telegram, request_type, error, expected, message):
+    telegram.answer(CHECK, invite())
+    telegram.answer(RESOLVE, resolved(channel(left=True)))
+    telegram.answer(request_type, error(request=None))
+    by_invite = request_type in (CHECK, IMPORT)
+
+    with pytest.raises(expected, match=message) as caught:
+        gateway.join(**({"invite_hash": "AbCdEf123"} if by_invite else {"username": "leads_chat"}))
+
+    if expected is PermanentError:
+        assert type(caught.value) is PermanentError  # not taken for a dead session
+
+
+def test_a_long_flood_wait_on_join_blocks_the_account(gateway, telegram, clock):
+    telegram.answer(RESOLVE, resolved(channel(left=True)))
+    telegram.answer(JOIN, errors.FloodWaitError(request=None, capture=3600))
+
+    with pytest.raises(FloodWait) as caught:
+        gateway.join(username="leads_chat")
+
+    assert (caught.value.seconds, caught.value.account) == (3600, "acct-1")
+    assert ratelimit.blocked_until(limits.limiter_key("acct-1")).timestamp() - clock.now == pytest.approx(3600)
+
+
+def banned(**rights) -> types.ChatBannedRights:
+    return types.ChatBannedRights(until_date=None, **rights)
+
+
+ADMIN_RIGHTS = types.ChatAdminRights(post_messages=True, delete_messages=True)
+
+
+@pytest.mark.parametrize(
+    ("entity", "allowed"),
+    [
+        (channel(), True),
+        (channel(default_banned_rights=banned(send_messages=True)), False),
+        (channel(default_banned_rights=banned(send_plain=True)), False),
+        (channel(default_banned_rights=banned(send_media=True)), True),
+        (channel(banned_rights=banned(send_messages=True)), False),  # this account's own restriction
+        (channel(banned_rights=banned(view_messages=True)), False),
+        (channel(default_banned_rights=banned(send_messages=True), admin_rights=types.ChatAdminRights()), True),
+        (channel(left=True), False),
+        (channel(megagroup=None, broadcast=True), False),
+        (channel(megagroup=None, broadcast=True, admin_rights=ADMIN_RIGHTS), True),
+        (channel(megagroup=None, broadcast=True, admin_rights=types.ChatAdminRights(edit_messages=True)), False),
+        (channel(megagroup=None, broadcast=True, creator=True), True),
+        (channel(gigagroup=True), False),
+        (types.ChannelForbidden(id=CHANNEL_ID, access_hash=987654321, title="Leads chat"), False),
+        (errors.ChannelPrivateError(request=None), False),
+    ],
+)
+def test_it_tells_whether_the_account_may_post(gateway, telegram, entity, allowed):
+    telegram.answer(RESOLVE, resolved(channel()))
+    gateway.join(username="leads_chat")
+    answer = entity if isinstance(entity, Exception) else types.messages.Chats(chats=[entity])
+    telegram.answer(functions.channels.GetChannelsRequest, answer)
+
+    assert gateway.can_post(MARKED_ID) is allowed
+    assert len(telegram.sent(functions.channels.GetChannelsRequest)) == 1
+    assert not telegram.sent(functions.channels.GetParticipantRequest)
+
+
+@pytest.mark.parametrize(
+    ("fields", "allowed"),
+    [
+        ({}, True),
+        ({"default_banned_rights": banned(send_messages=True)}, False),
+        ({"default_banned_rights": banned(send_messages=True), "creator": True}, True),
+        ({"deactivated": True}, False),
+        ({"left": True}, False),
+    ],
+)
+def test_it_tells_whether_the_account_may_post_in_a_basic_group(gateway, telegram, fields, allowed):
+    chat = types.Chat(
+        id=555, title="Old group", photo=types.ChatPhotoEmpty(), participants_count=3, date=None, version=1, **fields
+    )
+    telegram.answer(functions.messages.GetChatsRequest, types.messages.Chats(chats=[chat]))
+
+    assert gateway.can_post(-555) is allowed
+    assert len(telegram.requests) == 2  # GetState + GetChats
 
 
 def test_it_parses_proxy_urls():
@@ -387,8 +596,12 @@ def test_it_closes_its_loop(gateway, telegram):
         gateway.get_group("leads_chat")
 
 
-def test_it_is_the_only_module_importing_telethon():
-    allowed = {"telegram_sources/telethon_gateway.py", "tests/telegram_sources/test_telethon_gateway.py"}
+def test_only_the_adapter_imports_telethon():
+    allowed = {
+        "telegram_sources/telethon_gateway.py",
+        "telegram_sources/telethon_errors.py",
+        "tests/telegram_sources/test_telethon_gateway.py",
+    }
     pattern = re.compile(r"^\s*(import|from)\s+telethon\b", re.MULTILINE)
     offenders = [
         str(path.relative_to(ROOT))

@@ -8,7 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.admin import countdown
+from accounts.admin_display import countdown
 from accounts.models import JoinTarget, TelegramAccount
 from accounts.services.starters import JOIN_KIND
 from accounts.tasks import join_batch_task

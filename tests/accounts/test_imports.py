@@ -11,13 +11,13 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.models import JoinTarget, TelegramAccount
-from accounts.services.imports import (
+from accounts.services.starters import JOIN_KIND
+from accounts.services.target_import import (
     TargetImportError,
     import_targets,
     parse_target_csv,
     parse_target_text,
 )
-from accounts.services.starters import JOIN_KIND
 from accounts.tasks import join_batch_task, scheduled_join_batches
 from leadops.models import JobRun
 from leadops.schedules import collect_schedules

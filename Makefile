@@ -3,7 +3,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-DEMO_ENV := DEBUG=true OUTBOUND_HTTP_ALLOWLIST=127.0.0.1/32 REFERENCE_GROUP=-1001000000001
+DEMO_ENV := DEBUG=true OUTBOUND_HTTP_ALLOWLIST=127.0.0.1/32 REFERENCE_GROUP=-1001000000001 \
+	JOINER_PAUSE_SUCCESS=5-10 JOINER_PAUSE_ERROR=3
 
 .PHONY: demo run test lint format bench venv
 

@@ -259,4 +259,8 @@ def demo_world() -> FakeWorld:
         first_message_date=datetime(2021, 1, 5, tzinfo=UTC),
     )
     world.add_group(-1001000000022, "Hidden-members chat", people[:800], username="demo_hidden", hidden=True)
+    world.add_group(-1001000000023, "Private club", people[900:950], private=True)
+    world.add_invite("DemoInvite0001", -1001000000023)
+    world.add_invite("DemoExpired001", None)
+    world.add_group(-1001000000024, "News channel", people[:50], username="demo_news", broadcast=True)
     return world

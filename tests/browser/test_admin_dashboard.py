@@ -21,6 +21,8 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 def live_site(live_server, transactional_db, settings):
     settings.REFERENCE_GROUP = "-1001000000001"  # as make demo sets it
     settings.TELEGRAM_RPS = 1000
+    settings.JOINER_PAUSE_SUCCESS = "0-0"
+    settings.JOINER_PAUSE_ERROR = 0
     from django.contrib.auth import get_user_model
 
     get_user_model().objects.create_superuser("admin", "", "browser-test-password")

@@ -8,6 +8,7 @@ Later issues add their own synthetic data here.
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from accounts.demo import load_demo_accounts
 from leadops import selfcheck
 from leadops.jobs import create_job, start_job
 from leadops.models import JobRun
@@ -28,3 +29,5 @@ class Command(BaseCommand):
             return
         exports = load_demo_groups()
         self.stdout.write(f"Telegram: demo groups created, {len(exports)} export jobs queued.")
+        load_demo_accounts()
+        self.stdout.write("Accounts: a demo pool and join targets created, a join batch queued.")

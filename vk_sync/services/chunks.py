@@ -1,0 +1,141 @@
+"""Run a list of chunks over the token pool: parallel first, then a slow retry.
+
+Phase 2.1 (parallel): one thread per usable token, each takes chunks from a
+shared queue. A chunk that fails on one token moves to the next token ("smart
+fallback"); one that fails on every token is set aside, never dropped.
+ResponseTooBig halves the chunk. Phase 2.2 (sequential): the set-aside chunks
+are retried one at a time with longer pauses. What still fails is returned, so
+the caller decides (a sync that fetched too little changes nothing).
+"""
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import connection
+
+from ..client import NoUsableToken, ResponseTooBig, TokenHandle, TokenInvalid, TokenSetAside, VkApiError, VkClient
+
+log = logging.getLogger(__name__)
+
+RETRY_PAUSE = 2.0  # seconds between chunks in the sequential phase
+
+
+@dataclass
+class Chunk:
+    key: tuple  # what to fetch, e.g. the offsets of its getMembers calls
+    attempts: int = 0
+    tried: set[str] = field(default_factory=set)  # token labels that failed on it
+
+    def halves(self) -> list["Chunk"]:
+        middle = len(self.key) // 2
+        return [Chunk(self.key[:middle]), Chunk(self.key[middle:])]
+
+
+@dataclass
+class ChunkRun:
+    results: list[tuple[Chunk, Any]] = field(default_factory=list)
+    failed: list[tuple[Chunk, str]] = field(default_factory=list)
+    requests: int = 0
+    tokens_used: set[str] = field(default_factory=set)
+
+
+Fetch = Callable[[VkClient, TokenHandle, Chunk], Any]
+
+
+def run_chunks(
+    client: VkClient,
+    chunks: list[Chunk],
+    fetch: Fetch,
+    *,
+    on_done: Callable[[Chunk, Any], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> ChunkRun:
+    run = ChunkRun()
+    lock = threading.Lock()
+    retry: list[Chunk] = []
+    todo: queue.Queue[Chunk] = queue.Queue()
+    for chunk in chunks:
+        todo.put(chunk)
+
+    def attempt(chunk: Chunk, token: TokenHandle) -> bool:
+        """Fetch `chunk` with `token`; True when it is settled (done or split)."""
+        chunk.attempts += 1
+        try:
+            result = fetch(client, token, chunk)
+        except ResponseTooBig:
+            if len(chunk.key) > 1:
+                for half in chunk.halves():
+                    todo.put(half)
+                return True
+            chunk.tried.add(token.label)
+            return False
+        except (TokenSetAside, TokenInvalid, VkApiError, OSError) as exc:
+            chunk.tried.add(token.label)
+            log.info("vk chunk %s failed on %s: %s", chunk.key[:1], token.label, exc)
+            return False
+        except Exception as exc:  # transient HTTP trouble after the client's own retries
+            chunk.tried.add(token.label)
+            log.info("vk chunk %s failed on %s: %s", chunk.key[:1], token.label, type(exc).__name__)
+            return False
+        finally:
+            with lock:
+                run.requests += 1
+                run.tokens_used.add(token.label)
+        with lock:
+            run.results.append((chunk, result))
+        if on_done:
+            on_done(chunk, result)
+        return True
+
+    def next_token(chunk: Chunk, preferred: TokenHandle) -> TokenHandle | None:
+        usable = client.usable_tokens()
+        if preferred in usable and preferred.label not in chunk.tried:
+            return preferred
+        return next((t for t in usable if t.label not in chunk.tried), None)
+
+    def worker(own: TokenHandle):
+        try:
+            while True:
+                try:
+                    chunk = todo.get_nowait()
+                except queue.Empty:
+                    return
+                token = next_token(chunk, own)
+                while token is not None and not attempt(chunk, token):
+                    token = next_token(chunk, own)
+                if token is None:
+                    with lock:
+                        retry.append(chunk)
+        finally:
+            connection.close()  # each thread had its own database connection
+
+    tokens = client.usable_tokens()
+    if not tokens:
+        raise NoUsableToken("no usable VK token: all are invalid or set aside")
+    threads = [threading.Thread(target=worker, args=(token,), daemon=True) for token in tokens]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # Phase 2.2: slowly, one at a time, every token again.
+    for chunk in retry:
+        chunk.tried.clear()
+        settled = False
+        for token in client.usable_tokens():
+            sleep(RETRY_PAUSE)
+            if attempt(chunk, token):
+                settled = True
+                break
+        while not todo.empty():  # halves of a chunk that was too big
+            half = todo.get_nowait()
+            if not any(attempt(half, token) for token in client.usable_tokens()):
+                run.failed.append((half, "failed on every token"))
+        if not settled:
+            run.failed.append((chunk, "failed on every token, also when retried slowly"))
+    return run

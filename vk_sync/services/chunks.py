@@ -139,3 +139,14 @@ def run_chunks(
         if not settled:
             run.failed.append((chunk, "failed on every token, also when retried slowly"))
     return run
+
+
+def call_with_fallback(client: VkClient, method: str, params: dict) -> Any:
+    """One call on the first token that can answer it: a set-aside or invalid token hands over to the next."""
+    last: Exception | None = None
+    for token in client.usable_tokens():
+        try:
+            return client.call(method, params, token=token)
+        except (TokenSetAside, TokenInvalid, VkApiError) as exc:
+            last = exc
+    raise last or NoUsableToken("no usable VK token: all are invalid or set aside")

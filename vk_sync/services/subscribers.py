@@ -20,7 +20,7 @@ from leadops.jobs import JobReporter, track_job
 
 from ..client import TokenHandle, VkClient
 from ..models import VkCommunity
-from .chunks import Chunk, run_chunks
+from .chunks import Chunk, call_with_fallback, run_chunks
 from .membership_apply import ApplyResult, apply_members, covered_ranges
 
 PAGE = 1000  # groups.getMembers maximum
@@ -104,9 +104,7 @@ def sync_subscribers(*, community_id: int, job_id: int, client: VkClient | None 
     community = VkCommunity.objects.get(pk=community_id)
     client = client or VkClient.from_db()
     with track_job(job_id) as job:
-        expected = client.call(
-            "groups.getMembers", {"group_id": community.id, "count": 0}, token=client.usable_tokens()[0]
-        )["count"]
+        expected = call_with_fallback(client, "groups.getMembers", {"group_id": community.id, "count": 0})["count"]
         job.log(f"{community}: {expected} members to fetch")
         offsets = list(range(0, expected, PAGE))
         fetched = fetch_members(client, community.id, offsets, job)

@@ -1,0 +1,49 @@
+"""Start VK jobs: one JobRun each, enqueued on the worker once the transaction commits.
+
+The admin actions and the beat entries start jobs through here; the command
+runs the same services inline with a JobRun of its own.
+"""
+
+from leadops.jobs import start_job
+from leadops.models import JobRun
+
+from ..models import VkCommunity
+
+SUBSCRIBERS_KIND = "vk-subscribers"
+SUBSCRIBER_DETAILS_KIND = "vk-subscriber-details"
+
+
+def _start(*, kind: str, task, community: VkCommunity, user, trigger: str) -> JobRun:
+    """Start a job, or return the one already queued or running for this community and list.
+
+    Two syncs of one list at once would fetch everything twice and race on the apply.
+    """
+    running = JobRun.objects.filter(kind=kind, target=str(community), status__in=JobRun.ACTIVE_STATUSES)
+    if existing := running.order_by("-created_at").first():
+        return existing
+    return start_job(
+        kind=kind,
+        target=str(community),
+        task=task,
+        trigger=trigger,
+        user=user,
+        task_kwargs={"community_id": community.pk},
+    )
+
+
+def start_subscriber_sync(*, community: VkCommunity, user=None, trigger: str = JobRun.Trigger.USER) -> JobRun:
+    from ..tasks import sync_subscribers_task  # the tasks module imports the services: import it late
+
+    return _start(kind=SUBSCRIBERS_KIND, task=sync_subscribers_task, community=community, user=user, trigger=trigger)
+
+
+def start_profile_refresh(*, community: VkCommunity, user=None, trigger: str = JobRun.Trigger.USER) -> JobRun:
+    from ..tasks import refresh_subscriber_details_task
+
+    return _start(
+        kind=SUBSCRIBER_DETAILS_KIND,
+        task=refresh_subscriber_details_task,
+        community=community,
+        user=user,
+        trigger=trigger,
+    )

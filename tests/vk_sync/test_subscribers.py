@@ -79,7 +79,7 @@ def test_error_13_halves_the_batch(vk, vk_tokens, vk_community):
 
     assert members_in_db(community) == set(group.members)
     assert vk.errors_answered(13) == 1
-    assert vk.executes == 2 + 2  # two whole batches, and the refused one as two halves
+    assert vk.executes == 2 + 2  # two whole batches, and the refused one (never run) again as two halves
     assert job.status == JobRun.Status.SUCCEEDED
 
 

@@ -16,10 +16,10 @@ from django.utils import timezone
 from django.utils.text import Truncator
 
 from leadops import ratelimit
+from leadops.admin_tools import future_time
 from leadops.secret_widgets import CLEAR, KEEP
 from telegram_sources.limits import limiter_key
 
-from .admin_display import future_time
 from .models import TelegramAccount
 from .services.credential_checks import api_id_problem, check_account_credentials, proxy_problem
 

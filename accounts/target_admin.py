@@ -20,7 +20,8 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.text import Truncator
 
-from .admin_display import future_time, job_links, jobrun_url
+from leadops.admin_tools import future_time, job_links, jobrun_url
+
 from .models import JoinTarget
 from .services.starters import JOIN_KIND, MAX_BATCH_SIZE, active_join_job, start_join_batch
 from .services.target_import import TargetImportError, import_targets, parse_target_csv, parse_target_text

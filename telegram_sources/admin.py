@@ -11,14 +11,12 @@ import re
 
 from django.contrib import admin, messages
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
-from django.core.paginator import Paginator
-from django.db import connections, transaction
+from django.db import transaction
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
-from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
-from django.utils.http import urlencode
 
+from leadops.admin_tools import BigTableAdmin, ReadOnlyAdminMixin, changelist_link, jobrun_url
 from leadops.models import JobRun
 
 from .models import ExportCheckpoint, Membership, TelegramGroup, TelegramUser
@@ -26,61 +24,6 @@ from .services.starters import EXPORT_KIND, start_group_export, start_reference_
 
 TELEGRAM_ID = re.compile(r"-?\d{1,19}")
 BIGINT_MAX = 2**63 - 1
-
-
-class EstimatedCountPaginator(Paginator):
-    """A paginator that never counts a whole big table.
-
-    It counts at most `cap + 1` rows (`SELECT COUNT(*) FROM (... LIMIT cap+1)`):
-    up to `cap` the count is exact. Past it, an unfiltered queryset on PostgreSQL
-    takes the planner's row estimate (`pg_class.reltuples`, kept fresh by
-    autovacuum/ANALYZE) so every page stays reachable; anything else reports
-    `cap + 1` and shows "more than 10,000" (narrow the list with a filter or a
-    search to page further). `count_label` is what the templates show.
-    """
-
-    cap = 10_000
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.count_label = None  # None: the count is exact
-
-    @cached_property
-    def count(self) -> int:
-        queryset = self.object_list
-        if not hasattr(queryset, "query"):
-            return super().count
-        bounded = queryset.order_by().values("pk")[: self.cap + 1].count()
-        if bounded <= self.cap:
-            return bounded
-        estimate = None if queryset.query.has_filters() else table_row_estimate(queryset)
-        if estimate and estimate > self.cap:
-            self.count_label = f"about {estimate:,}"
-            return estimate
-        self.count_label = f"more than {self.cap:,}"
-        return bounded
-
-
-def table_row_estimate(queryset) -> int | None:
-    """PostgreSQL's estimate of the table's rows (None elsewhere, or before the first ANALYZE)."""
-    connection = connections[queryset.db]
-    if connection.vendor != "postgresql":
-        return None
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(%s)",
-            [connection.ops.quote_name(queryset.model._meta.db_table)],
-        )
-        row = cursor.fetchone()
-    return row[0] if row and row[0] > 0 else None
-
-
-class BigTableAdmin(admin.ModelAdmin):
-    """Changelist settings for tables with millions of rows: no full counts, no facet counts."""
-
-    paginator = EstimatedCountPaginator
-    show_full_result_count = False
-    show_facets = admin.ShowFacets.NEVER
 
 
 class TelegramIdSearchMixin:
@@ -93,28 +36,6 @@ class TelegramIdSearchMixin:
             value = int(term)
             return (queryset.filter(telegram_id=value) if abs(value) <= BIGINT_MAX else queryset.none()), False
         return super().get_search_results(request, queryset, term.removeprefix("@"))
-
-
-class ReadOnlyAdminMixin:
-    """Rows written by exports and imports: staff look, never edit."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-def changelist_link(model, label, **params) -> str:
-    url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
-    return format_html('<a href="{}?{}">{}</a>', url, urlencode(params), label)
-
-
-def jobrun_url(job) -> str:
-    return reverse("admin:leadops_jobrun_change", args=[job.pk])
 
 
 @admin.register(TelegramGroup)

@@ -8,10 +8,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.admin_display import countdown
 from accounts.models import JoinTarget, TelegramAccount
 from accounts.services.starters import JOIN_KIND
 from accounts.tasks import join_batch_task
+from leadops.admin_tools import countdown
 from leadops.models import JobRun
 from telegram_sources.fake_gateway import FakeTelegramGateway
 from telegram_sources.fake_world import FakeWorld, synthetic_people

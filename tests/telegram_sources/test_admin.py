@@ -5,8 +5,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from leadops.admin_tools import EstimatedCountPaginator
 from leadops.models import JobRun
-from telegram_sources.admin import EstimatedCountPaginator
 from telegram_sources.fake_gateway import FakeTelegramGateway
 from telegram_sources.fake_world import demo_world
 from telegram_sources.models import ExportCheckpoint, Membership, TelegramGroup, TelegramUser

@@ -88,7 +88,7 @@ def test_sync_subscribers_runs_after_commit_and_its_job_shows_the_progress(
     assert community.members_count == 3000
     assert community.last_sync["subscribers"]["result"] == "ok"
 
-    page = admin_client.get(reverse("admin:vk_sync_vkcommunity_change", args=[GROUP])).content.decode()
+    page = admin_client.get(response["Location"]).content.decode()
     assert "succeeded" in page
     listing = admin_client.get(COMMUNITIES_URL).content.decode()
     assert f"subscribers: ok just now (3,000 members, {job.counters['joined']:,} joined, 0 left)" in listing

@@ -126,4 +126,5 @@ def apply_members(
                 )
         for table in ("vk_fetched", "vk_covered", "vk_joined", "vk_left"):
             cursor.execute(f"DROP TABLE {table}")
-    return ApplyResult(members=len(members), joined=joined, left=left, baseline=baseline)
+    # On a first sync everyone is "new" but nobody joined: they were there before we looked.
+    return ApplyResult(members=len(members), joined=0 if baseline else joined, left=left, baseline=baseline)

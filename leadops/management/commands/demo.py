@@ -14,6 +14,7 @@ from leadops.jobs import create_job, start_job
 from leadops.models import JobRun
 from leadops.tasks import run_selfcheck
 from telegram_sources.demo import load_demo_groups
+from vk_sync.demo import load_demo_vk
 
 
 class Command(BaseCommand):
@@ -31,3 +32,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Telegram: demo groups created, {len(exports)} export jobs queued.")
         load_demo_accounts()
         self.stdout.write("Accounts: a demo pool and join targets created, a join batch queued.")
+        if load_demo_vk():
+            self.stdout.write("VK: demo tokens and community created, a subscriber sync queued.")
+        else:
+            self.stdout.write("VK: VK_API_URL is not the local emulator: no VK demo data.")

@@ -1,0 +1,27 @@
+"""Default beat entries for vk_sync (written by `manage.py setup_schedules`)."""
+
+from leadops.schedules import Schedule
+
+SCHEDULES = [
+    Schedule(
+        name="Sync VK subscribers daily",
+        task="vk_sync.tasks.scheduled_subscriber_syncs",
+        crontab={"minute": "0", "hour": "4"},  # 04:00 UTC, every day
+        description=(
+            "Starts one subscriber sync job per VK community: who is a member now, who joined and who left "
+            "since the last sync (membership events). A sync that fetches fewer than VK_SAFETY_THRESHOLD of "
+            "the expected members changes nothing and fails its job. Turning this off means joins and leaves "
+            "are only recorded when someone runs the sync by hand, and the dates get coarser."
+        ),
+    ),
+    Schedule(
+        name="Refresh VK subscriber profiles weekly",
+        task="vk_sync.tasks.scheduled_profile_refreshes",
+        crontab={"minute": "0", "hour": "5", "day_of_week": "0"},  # Sunday 05:00 UTC
+        description=(
+            "Starts one profile refresh job per VK community: users.get for every current member (name, sex, "
+            "city, last seen, deactivated...). Runs after the daily subscriber sync so new members are included. "
+            "Uses the same token pool as the syncs; turn it off if tokens are short and profiles can be older."
+        ),
+    ),
+]

@@ -71,6 +71,8 @@ class SmartJoiner:
         excluded: set[int] = set()  # accounts in cooldown or banned during this batch
         seen: set[int] = set()  # targets this batch already tried
         self._log(f"batch: niche {niche!r}, up to {batch_size} groups")
+        if self.job:
+            self.job.set_total(batch_size)
         while len(seen) < batch_size:
             target = pool.claim_target(niche=niche, owner=self.owner, now=timezone.now(), skip=seen, only=target_ids)
             if target is None:
@@ -88,6 +90,8 @@ class SmartJoiner:
             finally:
                 pool.release_account(account, owner=self.owner)
                 pool.release_target(target, owner=self.owner)
+            if self.job:
+                self.job.advance()
             if pause and len(seen) < batch_size:
                 result.pauses.append(pause)
                 self.sleep(pause)

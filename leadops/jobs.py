@@ -47,6 +47,20 @@ def start_job(
     return job
 
 
+def active_job(*, kind: str, target: str) -> JobRun | None:
+    """The queued or running job of that kind on that target, if any."""
+    running = JobRun.objects.filter(kind=kind, target=str(target)[:255], status__in=JobRun.ACTIVE_STATUSES)
+    return running.order_by("-created_at", "-pk").first()
+
+
+def start_job_once(*, kind: str, task, target: str, **options) -> JobRun:
+    """Like start_job, but returns the job already queued or running on that target instead of a second one.
+
+    Two runs of one job on one target would fetch everything twice and race on what they write.
+    """
+    return active_job(kind=kind, target=target) or start_job(kind=kind, task=task, target=target, **options)
+
+
 class JobReporter:
     """What a running service uses to say how far it got. Writes are throttled."""
 

@@ -7,7 +7,7 @@ queued or running: a second start returns the active one.
 
 from django.db.models import QuerySet
 
-from leadops.jobs import start_job
+from leadops.jobs import active_job, start_job_once
 from leadops.models import JobRun
 
 from ..models import JoinTarget
@@ -18,8 +18,7 @@ MAX_BATCH_SIZE = 10  # the task's time limit is sized for this many groups (see 
 
 
 def active_join_job(niche: str) -> JobRun | None:
-    running = JobRun.objects.filter(kind=JOIN_KIND, target=niche, status__in=JobRun.ACTIVE_STATUSES)
-    return running.order_by("-created_at", "-pk").first()
+    return active_job(kind=JOIN_KIND, target=niche)
 
 
 def niches_with_new_targets() -> QuerySet:
@@ -52,9 +51,9 @@ def start_join_batch(
     from ..tasks import join_batch_task  # the tasks module imports the services: import it late
 
     check_batch_size(batch_size)
-    if existing := active_join_job(niche):
-        return existing
     kwargs = {"niche": niche, "batch_size": batch_size}
     if target_ids is not None:
         kwargs["target_ids"] = sorted(int(pk) for pk in target_ids)
-    return start_job(kind=JOIN_KIND, target=niche, task=join_batch_task, trigger=trigger, user=user, task_kwargs=kwargs)
+    return start_job_once(
+        kind=JOIN_KIND, target=niche, task=join_batch_task, trigger=trigger, user=user, task_kwargs=kwargs
+    )

@@ -5,7 +5,7 @@ The admin actions, the commands and the beat entries all start jobs through here
 
 from django.db import transaction
 
-from leadops.jobs import start_job
+from leadops.jobs import start_job, start_job_once
 from leadops.models import JobRun
 
 from ..models import TelegramGroup
@@ -22,10 +22,7 @@ def start_group_export(*, group: TelegramGroup, user=None, trigger: str = JobRun
     """
     from ..tasks import export_group_task  # the tasks module imports the services: import it late
 
-    running = JobRun.objects.filter(kind=EXPORT_KIND, target=str(group), status__in=JobRun.ACTIVE_STATUSES)
-    if existing := running.order_by("-created_at").first():
-        return existing
-    return start_job(
+    return start_job_once(
         kind=EXPORT_KIND,
         target=str(group),
         task=export_group_task,

@@ -4,7 +4,7 @@ The admin actions and the beat entries start jobs through here; the command
 runs the same services inline with a JobRun of its own.
 """
 
-from leadops.jobs import start_job
+from leadops.jobs import start_job_once
 from leadops.models import JobRun
 
 from ..models import VkCommunity
@@ -14,14 +14,8 @@ SUBSCRIBER_DETAILS_KIND = "vk-subscriber-details"
 
 
 def _start(*, kind: str, task, community: VkCommunity, user, trigger: str) -> JobRun:
-    """Start a job, or return the one already queued or running for this community and list.
-
-    Two syncs of one list at once would fetch everything twice and race on the apply.
-    """
-    running = JobRun.objects.filter(kind=kind, target=str(community), status__in=JobRun.ACTIVE_STATUSES)
-    if existing := running.order_by("-created_at").first():
-        return existing
-    return start_job(
+    """Start a job, or return the one already queued or running for this community and list."""
+    return start_job_once(
         kind=kind,
         target=str(community),
         task=task,

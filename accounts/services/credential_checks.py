@@ -1,14 +1,8 @@
-"""Bringing accounts and join targets in: seed 003's `accounts_config.json`, pasted or CSV target links.
+"""What can be checked about an account's credentials without talking to Telegram.
 
-Both imports validate everything first and write in one transaction: one bad
-entry or line and nothing is written. Account files hold secrets, so their
-errors name the file, the entry's index, its session name (not a secret) and
-the field, never a value; the secrets are encrypted by the model fields on the
-way in. `check_account_credentials` is the admin's "check session": what can be
-checked without talking to Telegram.
+Shared by the accounts import, the admin form and the admin's "check session".
 """
 
-import logging
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,14 +12,8 @@ from django.utils.module_loading import import_string
 
 from leadops.fields import DecryptionError
 
-from ..models import JoinTarget, TelegramAccount
+from ..models import TelegramAccount
 
-log = logging.getLogger(__name__)
-
-SESSION_NAME_MAX = TelegramAccount._meta.get_field("session_name").max_length
-NICHE_MAX = JoinTarget._meta.get_field("niche").max_length
-LINK_MAX = JoinTarget._meta.get_field("link").max_length
-TITLE_MAX = JoinTarget._meta.get_field("title").max_length
 PROXY_SCHEMES = ("socks5", "socks5h", "socks4", "http", "https")  # what the Telethon adapter understands
 SECRET_FIELDS = ("phone", "api_id", "api_hash", "string_session", "proxy_url")
 

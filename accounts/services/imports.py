@@ -1,11 +1,9 @@
-"""Bringing accounts and join targets in: seed 003's `accounts_config.json`, pasted or CSV target links.
+"""Bringing accounts in: seed 003's `accounts_config.json`.
 
-Both imports validate everything first and write in one transaction: one bad
-entry or line and nothing is written. Account files hold secrets, so their
-errors name the file, the entry's index, its session name (not a secret) and
-the field, never a value; the secrets are encrypted by the model fields on the
-way in. `check_account_credentials` is the admin's "check session": what can be
-checked without talking to Telegram.
+The whole file is validated first, then written in one transaction. Account files
+hold secrets, so errors name the file, the entry's index, its session name (not a
+secret) and the field, never a value; the model fields encrypt the secrets on the
+way in.
 """
 
 import json
@@ -18,17 +16,12 @@ from django.db import transaction
 
 from leadops.fields import DecryptionError
 
-from ..models import JoinTarget, TelegramAccount
-from .credential_checks import api_id_problem, describe_kind, proxy_problem
+from ..models import TelegramAccount
+from .credential_checks import SECRET_FIELDS, api_id_problem, describe_kind, proxy_problem
 
 log = logging.getLogger(__name__)
 
 SESSION_NAME_MAX = TelegramAccount._meta.get_field("session_name").max_length
-NICHE_MAX = JoinTarget._meta.get_field("niche").max_length
-LINK_MAX = JoinTarget._meta.get_field("link").max_length
-TITLE_MAX = JoinTarget._meta.get_field("title").max_length
-PROXY_SCHEMES = ("socks5", "socks5h", "socks4", "http", "https")  # what the Telethon adapter understands
-SECRET_FIELDS = ("phone", "api_id", "api_hash", "string_session", "proxy_url")
 
 
 # --- accounts_config.json ---------------------------------------------------------------------

@@ -1,12 +1,4 @@
-"""Bringing accounts and join targets in: seed 003's `accounts_config.json`, pasted or CSV target links.
-
-Both imports validate everything first and write in one transaction: one bad
-entry or line and nothing is written. Account files hold secrets, so their
-errors name the file, the entry's index, its session name (not a secret) and
-the field, never a value; the secrets are encrypted by the model fields on the
-way in. `check_account_credentials` is the admin's "check session": what can be
-checked without talking to Telegram.
-"""
+"""Bringing join targets in: pasted links or a CSV, all lines valid or nothing written."""
 
 import csv
 import io
@@ -16,16 +8,13 @@ from dataclasses import dataclass, field
 from django.db import IntegrityError, transaction
 
 from ..links import BadLink, TargetRef, parse_link
-from ..models import JoinTarget, TelegramAccount
+from ..models import JoinTarget
 
 log = logging.getLogger(__name__)
 
-SESSION_NAME_MAX = TelegramAccount._meta.get_field("session_name").max_length
 NICHE_MAX = JoinTarget._meta.get_field("niche").max_length
 LINK_MAX = JoinTarget._meta.get_field("link").max_length
 TITLE_MAX = JoinTarget._meta.get_field("title").max_length
-PROXY_SCHEMES = ("socks5", "socks5h", "socks4", "http", "https")  # what the Telethon adapter understands
-SECRET_FIELDS = ("phone", "api_id", "api_hash", "string_session", "proxy_url")
 
 
 # --- join targets: pasted links or a CSV --------------------------------------------------------

@@ -51,3 +51,17 @@ def make_targets(db):
         return [JoinTarget.objects.create(link=f"https://t.me/{u}", username=f"@{u}", niche=niche) for u in usernames]
 
     return make
+
+
+@pytest.fixture
+def fake_world(settings, clock):
+    """Four public chats (@chat_000..003) and no pauses: for admin and command tests that run a batch."""
+    settings.TELEGRAM_RPS = 1000
+    settings.JOINER_PAUSE_SUCCESS = "0"
+    settings.JOINER_PAUSE_ERROR = 0
+    world = FakeWorld()
+    for n in range(4):
+        world.add_group(-1005000000000 - n, f"Chat {n}", synthetic_people(3, seed=n), username=f"chat_{n:03d}")
+    FakeTelegramGateway.use_world(world)
+    yield world
+    FakeTelegramGateway.use_world(None)

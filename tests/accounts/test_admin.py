@@ -13,8 +13,6 @@ from accounts.services.starters import JOIN_KIND
 from accounts.tasks import join_batch_task
 from leadops.admin_tools import countdown
 from leadops.models import JobRun
-from telegram_sources.fake_gateway import FakeTelegramGateway
-from telegram_sources.fake_world import FakeWorld, synthetic_people
 from tests.telegram_sources.test_telethon_gateway import synthetic_session  # the one test module importing Telethon
 
 pytestmark = pytest.mark.django_db
@@ -42,19 +40,6 @@ def act(client, url, action, objects, follow=False):
 def page(response) -> str:
     assert response.status_code == 200
     return response.content.decode()
-
-
-@pytest.fixture
-def fake_world(settings, clock):
-    settings.TELEGRAM_RPS = 1000
-    settings.JOINER_PAUSE_SUCCESS = "0"
-    settings.JOINER_PAUSE_ERROR = 0
-    world = FakeWorld()
-    for n in range(4):
-        world.add_group(-1005000000000 - n, f"Chat {n}", synthetic_people(3, seed=n), username=f"chat_{n:03d}")
-    FakeTelegramGateway.use_world(world)
-    yield world
-    FakeTelegramGateway.use_world(None)
 
 
 # --- accounts ----------------------------------------------------------------------------------

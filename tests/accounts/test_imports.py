@@ -21,8 +21,6 @@ from accounts.services.target_import import (
 from accounts.tasks import join_batch_task, scheduled_join_batches
 from leadops.models import JobRun
 from leadops.schedules import collect_schedules
-from telegram_sources.fake_gateway import FakeTelegramGateway
-from telegram_sources.fake_world import FakeWorld, synthetic_people
 
 pytestmark = pytest.mark.django_db
 
@@ -199,19 +197,6 @@ def test_a_missing_file_is_one_clear_line(tmp_path):
 
 
 # --- join_batch ----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def fake_world(settings, clock):
-    settings.TELEGRAM_RPS = 1000
-    settings.JOINER_PAUSE_SUCCESS = "0"
-    settings.JOINER_PAUSE_ERROR = 0
-    world = FakeWorld()
-    for n in range(4):
-        world.add_group(-1005000000000 - n, f"Chat {n}", synthetic_people(3, seed=n), username=f"chat_{n:03d}")
-    FakeTelegramGateway.use_world(world)
-    yield world
-    FakeTelegramGateway.use_world(None)
 
 
 def add_account(name="promo_1", **fields):

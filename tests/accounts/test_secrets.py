@@ -12,8 +12,6 @@ from django.urls import reverse
 from accounts.models import JoinTarget, TelegramAccount
 from accounts.services.starters import start_join_batch
 from accounts.tasks import join_batch_task
-from telegram_sources.fake_gateway import FakeTelegramGateway
-from telegram_sources.fake_world import FakeWorld, synthetic_people
 
 pytestmark = pytest.mark.django_db
 
@@ -44,19 +42,6 @@ def assert_no_secret(text: str, where: str) -> None:
 @pytest.fixture
 def account(db):
     return TelegramAccount.objects.create(session_name="promo_secret", last_error="FloodWait 3600 s", **SECRETS)
-
-
-@pytest.fixture
-def fake_world(settings, clock):
-    settings.TELEGRAM_RPS = 1000
-    settings.JOINER_PAUSE_SUCCESS = "0"
-    settings.JOINER_PAUSE_ERROR = 0
-    world = FakeWorld()
-    for n in range(3):
-        world.add_group(-1005000000000 - n, f"Chat {n}", synthetic_people(3, seed=n), username=f"chat_{n:03d}")
-    FakeTelegramGateway.use_world(world)
-    yield world
-    FakeTelegramGateway.use_world(None)
 
 
 def test_no_admin_page_of_an_account_shows_its_secrets(admin_client, account):

@@ -39,6 +39,17 @@ from django.utils import timezone as dj_timezone
 
 from leadops import http, ratelimit
 
+from .errors import (  # noqa: F401  (re-exported: callers import the errors from the client)
+    CommunityNotFound,
+    NoUsableToken,
+    PermanentVkError,
+    ResponseTooBig,
+    TokenInvalid,
+    TokenSetAside,
+    TooManyRequests,
+    VkApiError,
+    WrongTokenKind,
+)
 from .models import VkToken
 
 logger = logging.getLogger(__name__)
@@ -55,61 +66,6 @@ TOUCH_EVERY = 60.0  # seconds between last_used_at writes per token
 FLOOD_REST = timedelta(hours=1)  # error 9
 CAPTCHA_REST = timedelta(minutes=10)  # error 14
 MSK = timezone(timedelta(hours=3), "MSK")  # error 29 quotas reset at midnight Moscow time (no DST)
-
-
-# --- errors ---------------------------------------------------------------------
-class VkApiError(Exception):
-    """VK answered {"error": ...}. str() names the code, method and VK's message, never a token."""
-
-    def __init__(
-        self,
-        code: int,
-        message: str,
-        method: str,
-        *,
-        until: datetime | None = None,
-        captcha_sid: str | None = None,
-        captcha_img: str | None = None,
-    ):
-        self.code = code
-        self.message = message
-        self.method = method
-        self.until = until  # TokenSetAside: when the token may be used again (aware, UTC)
-        self.captcha_sid = captcha_sid
-        self.captcha_img = captcha_img
-        super().__init__(f"VK error {code} in {method}: {message}")
-
-
-class TooManyRequests(VkApiError):
-    """Error 6, still there after the client's own retries on the same token."""
-
-
-class TokenSetAside(VkApiError):
-    """Errors 9, 29, 14 (or a block by another worker): the token rests until `until`."""
-
-
-class TokenInvalid(VkApiError):
-    """Error 5: the token is revoked or expired; it is marked invalid in the database."""
-
-
-class ResponseTooBig(VkApiError):
-    """Error 13 "Response size is too big" / "Too many API calls": ask for less per execute."""
-
-
-class PermanentVkError(VkApiError):
-    """Any other VK error: the same request will fail the same way."""
-
-
-class WrongTokenKind(PermanentVkError):
-    """Errors 27 / 28: the method does not take this kind of token; another kind may do."""
-
-
-class CommunityNotFound(PermanentVkError):
-    """resolve_community: VK knows no such community."""
-
-
-class NoUsableToken(Exception):
-    """Every token is invalid or set aside."""
 
 
 # --- tokens ---------------------------------------------------------------------

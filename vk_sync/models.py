@@ -137,3 +137,82 @@ class VkMembershipEvent(models.Model):
 
     def __str__(self):
         return f"id{self.user_id} {self.kind} {self.community_id} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class VkPost(models.Model):
+    community = models.ForeignKey(VkCommunity, on_delete=models.CASCADE, related_name="posts")
+    post_id = models.BigIntegerField()
+    date = models.DateTimeField()
+    text = models.TextField(blank=True)
+    from_id = models.BigIntegerField(null=True, blank=True)
+    signer_id = models.BigIntegerField(null=True, blank=True)
+    created_by = models.BigIntegerField(null=True, blank=True)
+    photo_url = models.URLField(max_length=500, blank=True)
+    likes_count = models.PositiveIntegerField(default=0)
+    comments_count = models.PositiveIntegerField(default=0)
+    reposts_count = models.PositiveIntegerField(default=0)
+    views_count = models.PositiveIntegerField(default=0)
+    interactions_synced_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-date"]
+        constraints = [models.UniqueConstraint(fields=["community", "post_id"], name="vkpost_unique")]
+        indexes = [models.Index(fields=["community", "-date"], name="vkpost_recent")]
+
+    def __str__(self):
+        return f"wall-{self.community_id}_{self.post_id}"
+
+
+class VkInteraction(models.Model):
+    class Kind(models.TextChoices):
+        LIKE = "like"
+        COMMENT = "comment"
+        REPOST = "repost"
+
+    post = models.ForeignKey(VkPost, on_delete=models.CASCADE, related_name="interactions")
+    user = models.ForeignKey(VkUser, on_delete=models.CASCADE, related_name="interactions")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    at = models.DateTimeField(null=True, blank=True, help_text="comments and reposts have a date; likes do not")
+    comment_id = models.BigIntegerField(default=0, help_text="0 for likes and reposts")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["post", "user", "kind", "comment_id"], name="vkinteraction_unique")
+        ]
+        indexes = [models.Index(fields=["user", "kind"], name="vkinteraction_user")]
+
+    def __str__(self):
+        return f"id{self.user_id} {self.kind} {self.post}"
+
+
+class VkAuthor(models.Model):
+    community = models.ForeignKey(VkCommunity, on_delete=models.CASCADE, related_name="authors")
+    user = models.ForeignKey(VkUser, on_delete=models.CASCADE, related_name="authored")
+    posts_count = models.PositiveIntegerField(default=0)
+    first_post_at = models.DateTimeField(null=True, blank=True)
+    last_post_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["community", "user"], name="vkauthor_unique")]
+
+    def __str__(self):
+        return f"id{self.user_id} in {self.community_id}: {self.posts_count} posts"
+
+
+class VkDialog(models.Model):
+    community = models.ForeignKey(VkCommunity, on_delete=models.CASCADE, related_name="dialogs")
+    user = models.ForeignKey(VkUser, on_delete=models.CASCADE, related_name="dialogs")
+    can_write = models.BooleanField(null=True, blank=True)
+    last_message_date = models.DateTimeField(null=True, blank=True)
+    first_message_date = models.DateTimeField(null=True, blank=True)
+    first_message_from_id = models.BigIntegerField(null=True, blank=True)
+    analyzed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["community", "user"], name="vkdialog_unique")]
+        indexes = [
+            models.Index(fields=["community"], condition=Q(first_message_date__isnull=True), name="vkdialog_unanalyzed")
+        ]
+
+    def __str__(self):
+        return f"dialog id{self.user_id} with {self.community_id}"

@@ -8,6 +8,7 @@ events grow to millions of rows: their changelists never run a full COUNT(*)
 (`BigTableAdmin`, shared with the Telegram admin).
 """
 
+import functools
 import re
 from datetime import datetime
 
@@ -29,9 +30,16 @@ from leadops.models import JobRun
 from leadops.secret_widgets import KEEP
 
 from .client import NoUsableToken, TokenInvalid, TokenSetAside, VkApiError
+from .lists import LISTS
 from .models import VkCommunity, VkMembershipEvent, VkSubscription, VkToken, VkTokenCommunity, VkUser
 from .services.communities import CommunityRefError, check_token, find_community, resolve_community, save_community
-from .services.starters import SUBSCRIBER_DETAILS_KIND, SUBSCRIBERS_KIND, start_profile_refresh, start_subscriber_sync
+from .services.starters import (
+    SUBSCRIBER_DETAILS_KIND,
+    SUBSCRIBERS_KIND,
+    start_list,
+    start_profile_refresh,
+    start_subscriber_sync,
+)
 
 VK_ID = re.compile(r"(?:https?://)?(?:www\.|m\.)?(?:vk\.com/)?(?:id|club|public)?(\d{1,18})/?", re.IGNORECASE)
 
@@ -185,6 +193,23 @@ class VkCommunityAdmin(VkIdSearchMixin, admin.ModelAdmin):
     @admin.action(description="Refresh profiles", permissions=["change"])
     def refresh_profiles(self, request, queryset):
         return self._start_jobs(request, queryset, start_profile_refresh, "profile refresh")
+
+    def get_actions(self, request):
+        """One action per VK list (vk_sync.lists) besides the two above."""
+        actions = super().get_actions(request)
+        if not self.has_change_permission(request):
+            return actions
+        for name, vk_list in LISTS.items():
+            if name in ("subscribers", "subscriber-details"):
+                continue
+
+            def start_this(modeladmin, request, queryset, name=name):
+                start = functools.partial(start_list, name=name)
+                return modeladmin._start_jobs(request, queryset, start, name)
+
+            action_name = "sync_" + name.replace("-", "_")
+            actions[action_name] = (start_this, action_name, vk_list.action)
+        return actions
 
 
 # --- tokens -------------------------------------------------------------------------------------

@@ -29,6 +29,15 @@ def refresh_subscriber_details_task(community_id: int, job_id: int) -> dict:
     return refresh_subscriber_details(community_id=community_id, job_id=job_id)
 
 
+@shared_task(bind=True, acks_late=True, soft_time_limit=60 * 60, time_limit=60 * 60 + 120)
+def run_list_task(self, list_name: str, community_id: int, job_id: int) -> str:
+    """Any list of vk_sync.lists: the services upsert and resume, so a redelivered task is harmless."""
+    from .lists import LISTS
+
+    result = LISTS[list_name].run(community_id=community_id, job_id=job_id)
+    return str(result)
+
+
 @shared_task
 def scheduled_subscriber_syncs() -> list[int]:
     """What the daily beat entry runs: one subscriber sync job per community."""

@@ -41,3 +41,19 @@ def start_profile_refresh(*, community: VkCommunity, user=None, trigger: str = J
         user=user,
         trigger=trigger,
     )
+
+
+def start_list(*, name: str, community: VkCommunity, user=None, trigger: str = JobRun.Trigger.USER) -> JobRun:
+    """Any list of vk_sync.lists as a job on the worker (the same list of a community runs once at a time)."""
+    from ..lists import LISTS
+    from ..tasks import run_list_task
+
+    vk_list = LISTS[name]
+    return start_job_once(
+        kind=vk_list.kind,
+        target=str(community),
+        task=run_list_task,
+        trigger=trigger,
+        user=user,
+        task_kwargs={"list_name": name, "community_id": community.pk},
+    )

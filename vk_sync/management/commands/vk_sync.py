@@ -11,23 +11,14 @@ from leadops.http import HttpError
 from leadops.jobs import create_job
 from leadops.models import JobRun
 from vk_sync.client import NoUsableToken, TokenInvalid, TokenSetAside, VkApiError, VkClient
+from vk_sync.lists import CONTRACT
+from vk_sync.lists import LISTS as BUILT
 from vk_sync.services.communities import CommunityRefError, get_or_add_community, parse_community_ref
 from vk_sync.services.profiles import refresh_subscriber_details
-from vk_sync.services.starters import SUBSCRIBER_DETAILS_KIND, SUBSCRIBERS_KIND
 from vk_sync.services.subscribers import SyncAborted, sync_subscribers
 
-# The contract's names: fixed, even for the lists that are not built yet.
-LISTS = [
-    "subscribers",
-    "subscriber-details",
-    "posts",
-    "authors",
-    "interactions",
-    "interaction-users",
-    "mailing",
-    "mailing-analysis",
-]
-KINDS = {"subscribers": SUBSCRIBERS_KIND, "subscriber-details": SUBSCRIBER_DETAILS_KIND}
+LISTS = CONTRACT  # the contract's names: fixed, even for lists that are not built yet
+KINDS = {name: vk_list.kind for name, vk_list in BUILT.items()}
 
 
 def one_line(exc: Exception) -> str:
@@ -62,7 +53,8 @@ class Command(BaseCommand):
                 )
             job = create_job(kind=KINDS[list_name], target=str(row), trigger=JobRun.Trigger.COMMAND)
             self.stderr.write(f"{row} (id {row.pk}): {list_name}, job #{job.pk}")
-            summary = getattr(self, "run_" + list_name.replace("-", "_"))(row, job, client)
+            runner = getattr(self, "run_" + list_name.replace("-", "_"), None)
+            summary = runner(row, job, client) if runner else self.run_any(list_name, row, job, client)
         except CommunityRefError as exc:
             raise CommandError(one_line(exc)) from None
         except NoUsableToken as exc:
@@ -73,6 +65,11 @@ class Command(BaseCommand):
             raise CommandError(f"vk_sync {list_name} {community}: VK could not be reached: {one_line(exc)}") from None
         job.refresh_from_db()
         self.stdout.write(f"{row}: {summary} (job #{job.pk} {job.status})")
+
+    def run_any(self, list_name, community, job, client) -> str:
+        BUILT[list_name].run(community_id=community.pk, job_id=job.pk, client=client)
+        job.refresh_from_db()
+        return ", ".join(f"{key} {value}" for key, value in sorted(job.counters.items())) or "done"
 
     def run_subscribers(self, community, job, client) -> str:
         result = sync_subscribers(community_id=community.pk, job_id=job.pk, client=client)

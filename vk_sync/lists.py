@@ -1,0 +1,50 @@
+"""The VK lists of seed 002, in one place: name (the command's word), JobRun kind,
+the service that syncs it, and the admin action's label. The command, the tasks,
+the starters and the admin all read this table, so a list is added once."""
+
+from dataclasses import dataclass
+
+from django.utils.module_loading import import_string
+
+
+@dataclass(frozen=True)
+class VkList:
+    name: str
+    kind: str
+    service: str  # dotted path of `fn(*, community_id, job_id, client=None)`
+    action: str
+    soft_time_limit: int = 60 * 60
+
+    def run(self, *, community_id: int, job_id: int, client=None):
+        return import_string(self.service)(community_id=community_id, job_id=job_id, client=client)
+
+
+LISTS: dict[str, VkList] = {
+    lst.name: lst
+    for lst in [
+        VkList(
+            "subscribers",
+            "vk-subscribers",
+            "vk_sync.services.subscribers.sync_subscribers",
+            "Sync subscribers",
+            soft_time_limit=30 * 60,
+        ),
+        VkList(
+            "subscriber-details",
+            "vk-subscriber-details",
+            "vk_sync.services.profiles.refresh_subscriber_details",
+            "Refresh profiles",
+        ),
+    ]
+}
+# The contract's names (ARCHITECTURE): fixed, also for lists not in LISTS yet.
+CONTRACT = [
+    "subscribers",
+    "subscriber-details",
+    "posts",
+    "authors",
+    "interactions",
+    "interaction-users",
+    "mailing",
+    "mailing-analysis",
+]

@@ -55,3 +55,10 @@ class CommunityNotFound(PermanentVkError):
 
 class NoUsableToken(Exception):
     """Every token is invalid or set aside."""
+
+
+class ListIncomplete(Exception):
+    """A list sync stopped short (fetched too little, or some chunks failed on every token).
+
+    What is safe to keep was kept; the message says what happened and the next run picks up.
+    """

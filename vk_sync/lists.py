@@ -35,6 +35,13 @@ LISTS: dict[str, VkList] = {
             "vk_sync.services.profiles.refresh_subscriber_details",
             "Refresh profiles",
         ),
+        VkList("mailing", "vk-mailing", "vk_sync.services.mailing.sync_mailing", "Sync mailing list (dialogs)"),
+        VkList(
+            "mailing-analysis",
+            "vk-mailing-analysis",
+            "vk_sync.services.mailing_analysis.analyze_mailing",
+            "Analyse first messages (missing only)",
+        ),
     ]
 }
 # The contract's names (ARCHITECTURE): fixed, also for lists not in LISTS yet.

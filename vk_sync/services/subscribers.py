@@ -19,6 +19,7 @@ from django.utils import timezone
 from leadops.jobs import JobReporter, track_job
 
 from ..client import TokenHandle, VkClient
+from ..errors import ListIncomplete
 from ..models import VkCommunity
 from .chunks import Chunk, call_with_fallback, run_chunks
 from .membership_apply import ApplyResult, apply_members, covered_ranges
@@ -42,7 +43,7 @@ while (i < offsets.length) {
 return out;"""
 
 
-class SyncAborted(Exception):
+class SyncAborted(ListIncomplete):
     """The sync fetched too little to be trusted: nothing was changed."""
 
 

@@ -11,11 +11,12 @@ from leadops.http import HttpError
 from leadops.jobs import create_job
 from leadops.models import JobRun
 from vk_sync.client import NoUsableToken, TokenInvalid, TokenSetAside, VkApiError, VkClient
+from vk_sync.errors import ListIncomplete
 from vk_sync.lists import CONTRACT
 from vk_sync.lists import LISTS as BUILT
 from vk_sync.services.communities import CommunityRefError, get_or_add_community, parse_community_ref
 from vk_sync.services.profiles import refresh_subscriber_details
-from vk_sync.services.subscribers import SyncAborted, sync_subscribers
+from vk_sync.services.subscribers import sync_subscribers
 
 LISTS = CONTRACT  # the contract's names: fixed, even for lists that are not built yet
 KINDS = {name: vk_list.kind for name, vk_list in BUILT.items()}
@@ -59,7 +60,7 @@ class Command(BaseCommand):
             raise CommandError(one_line(exc)) from None
         except NoUsableToken as exc:
             raise CommandError(f"vk_sync {list_name} {community}: {one_line(exc)}") from None
-        except (SyncAborted, TokenInvalid, TokenSetAside, VkApiError) as exc:
+        except (ListIncomplete, TokenInvalid, TokenSetAside, VkApiError) as exc:
             raise CommandError(f"vk_sync {list_name} {community}: {one_line(exc)}") from None
         except HttpError as exc:
             raise CommandError(f"vk_sync {list_name} {community}: VK could not be reached: {one_line(exc)}") from None

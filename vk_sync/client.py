@@ -34,6 +34,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.db.models import Q
 from django.utils import timezone as dj_timezone
 
@@ -225,7 +226,10 @@ class VkClient:
             if last is not None and now - last < TOUCH_EVERY:
                 return
             self._touched[token.label] = now
-        VkToken.objects.filter(pk=token.pk).update(last_used_at=dj_timezone.now())
+        try:
+            VkToken.objects.filter(pk=token.pk).update(last_used_at=dj_timezone.now())
+        except DatabaseError:  # only a "last used" stamp: never worth failing a fetch over
+            logger.debug("VK token %s: last_used_at not written", token.label)
 
     def _set_aside(self, token: TokenHandle, exc: TokenSetAside) -> None:
         with self._lock:

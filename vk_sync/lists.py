@@ -35,6 +35,23 @@ LISTS: dict[str, VkList] = {
             "vk_sync.services.profiles.refresh_subscriber_details",
             "Refresh profiles",
         ),
+        VkList("posts", "vk-posts", "vk_sync.services.posts.sync_posts", "Sync posts"),
+        VkList(
+            "authors", "vk-authors", "vk_sync.services.authors.sync_authors", "Sync authors (post authors' profiles)"
+        ),
+        VkList(
+            "interactions",
+            "vk-interactions",
+            "vk_sync.services.interactions.sync_interactions",
+            "Sync likes, comments and reposts",
+            soft_time_limit=3 * 60 * 60,
+        ),
+        VkList(
+            "interaction-users",
+            "vk-interaction-users",
+            "vk_sync.services.interactions.refresh_interaction_users",
+            "Refresh profiles of people who interacted",
+        ),
         VkList("mailing", "vk-mailing", "vk_sync.services.mailing.sync_mailing", "Sync mailing list (dialogs)"),
         VkList(
             "mailing-analysis",

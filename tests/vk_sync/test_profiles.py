@@ -26,10 +26,10 @@ def test_it_refreshes_every_subscribers_profile(vk, vk_tokens, vk_community):
 
     assert counts["failed"] == 0 and counts["requested"] == 30_000
     assert VkUser.objects.filter(details_refreshed_at__isnull=False).count() == 30_000
-    # The member lists took 2 executes; 25,000 full profiles exceed VK's 5 MB answer, so the
-    # first profile execute was refused (error 13) and went again as two halves, then the last 5,000.
-    assert vk.errors_answered(13) == 1
-    assert vk.executes == 2 + 1 + 2 + 1
+    # The member lists took 2 executes; profiles go 10,000 per execute (10 x 1,000 stays under
+    # VK's 5 MB answer), so 30,000 take 3 and none is refused as too big.
+    assert vk.errors_answered(13) == 0
+    assert vk.executes == 2 + 3
     job.refresh_from_db()
     assert job.status == JobRun.Status.SUCCEEDED
 

@@ -8,6 +8,7 @@ are retried one at a time with longer pauses. What still fails is returned, so
 the caller decides (a sync that fetched too little changes nothing).
 """
 
+import contextlib
 import logging
 import queue
 import threading
@@ -53,10 +54,14 @@ def run_chunks(
     fetch: Fetch,
     *,
     on_done: Callable[[Chunk, Any], None] | None = None,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
 ) -> ChunkRun:
+    sleep = sleep or getattr(client, "sleep", time.sleep)  # tests give the client a sleep that doesn't
     run = ChunkRun()
     lock = threading.Lock()
+    # SQLite (development, tests) lets one connection write at a time and its in-memory test
+    # database fails a second writer at once instead of waiting: write one chunk at a time there.
+    write_lock = threading.Lock() if connection.vendor == "sqlite" else contextlib.nullcontext()
     retry: list[Chunk] = []
     todo: queue.Queue[Chunk] = queue.Queue()
     for chunk in chunks:
@@ -76,20 +81,26 @@ def run_chunks(
             return False
         except (TokenSetAside, TokenInvalid, VkApiError, OSError) as exc:
             chunk.tried.add(token.label)
-            log.info("vk chunk %s failed on %s: %s", chunk.key[:1], token.label, exc)
+            log.info("vk chunk of %d failed on %s: %s", len(chunk.key), token.label, exc)
             return False
         except Exception as exc:  # transient HTTP trouble after the client's own retries
             chunk.tried.add(token.label)
-            log.info("vk chunk %s failed on %s: %s", chunk.key[:1], token.label, type(exc).__name__)
+            log.info("vk chunk of %d failed on %s: %s", len(chunk.key), token.label, type(exc).__name__)
             return False
         finally:
             with lock:
                 run.requests += 1
                 run.tokens_used.add(token.label)
+        if on_done:
+            try:
+                with write_lock:
+                    on_done(chunk, result)
+            except Exception:  # a failed write must not lose the chunk: it goes again
+                log.exception("vk chunk of %d: writing its result failed", len(chunk.key))
+                chunk.tried.add(token.label)
+                return False
         with lock:
             run.results.append((chunk, result))
-        if on_done:
-            on_done(chunk, result)
         return True
 
     def next_token(chunk: Chunk, preferred: TokenHandle) -> TokenHandle | None:

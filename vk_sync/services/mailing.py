@@ -23,7 +23,6 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from django.db import transaction
 from django.utils import timezone
 
 from leadops.jobs import JobReporter, track_job
@@ -32,6 +31,7 @@ from ..client import NoUsableToken, TokenHandle, VkClient
 from ..errors import ListIncomplete
 from ..models import VkCommunity, VkDialog, VkTokenCommunity, VkUser
 from .chunks import Chunk, run_chunks
+from .lastsync import save_last_sync
 
 log = logging.getLogger(__name__)
 
@@ -249,14 +249,6 @@ class _Checkpoint:
         if not finished:
             entry.update(next_offset=self.next_offset, started_at=self.started_at)
         save_last_sync(self.community_id, "mailing", entry)
-
-
-def save_last_sync(community_id: int, kind: str, entry: dict) -> None:
-    """One key of community.last_sync, read and written under a row lock (other lists write theirs)."""
-    with transaction.atomic():
-        community = VkCommunity.objects.select_for_update().get(pk=community_id)
-        community.last_sync[kind] = entry
-        community.save(update_fields=["last_sync"])
 
 
 def sync_mailing(*, community_id: int, job_id: int, client: VkClient | None = None) -> dict:

@@ -14,7 +14,6 @@ import json
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.utils import timezone
 
 from leadops.jobs import JobReporter, track_job
 
@@ -22,6 +21,7 @@ from ..client import TokenHandle, VkClient
 from ..errors import ListIncomplete
 from ..models import VkCommunity
 from .chunks import Chunk, call_with_fallback, run_chunks
+from .lastsync import record_sync
 from .membership_apply import ApplyResult, apply_members, covered_ranges
 
 PAGE = 1000  # groups.getMembers maximum
@@ -142,7 +142,10 @@ def sync_subscribers(*, community_id: int, job_id: int, client: VkClient | None 
         return result
 
 
-def _record(community: VkCommunity, result: str, counts: dict, kind: str = "subscribers") -> None:
+def _record(community: VkCommunity, result: str, counts: dict) -> None:
     """The list's last sync, for the admin and the dashboard."""
-    community.last_sync[kind] = {"at": timezone.now().isoformat(), "result": result, "counts": counts}
-    community.save(update_fields=["members_count", "last_sync"])
+    VkCommunity.objects.filter(pk=community.pk).update(members_count=community.members_count)
+    community.last_sync = {
+        **community.last_sync,
+        "subscribers": record_sync(community.pk, "subscribers", result, counts),
+    }

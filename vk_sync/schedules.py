@@ -24,4 +24,31 @@ SCHEDULES = [
             "Uses the same token pool as the syncs; turn it off if tokens are short and profiles can be older."
         ),
     ),
+    Schedule(
+        name="Sync VK posts and authors daily",
+        task="vk_sync.tasks.scheduled_post_syncs",
+        crontab={"minute": "30", "hour": "4"},
+        description=(
+            "Starts a posts job (every post, execute-batched) and an authors job (profiles of the people who "
+            "posted) per VK community. The interactions job reads the counts these posts carry."
+        ),
+    ),
+    Schedule(
+        name="Sync VK likes, comments and reposts daily",
+        task="vk_sync.tasks.scheduled_interaction_syncs",
+        crontab={"minute": "30", "hour": "5"},
+        description=(
+            "Starts an interactions job (fast scan, then deep scan of popular posts; reposts only with a token "
+            "that administers the community) and a profile refresh of the people found, per VK community."
+        ),
+    ),
+    Schedule(
+        name="Sync VK mailing list and first messages daily",
+        task="vk_sync.tasks.scheduled_mailing_syncs",
+        crontab={"minute": "0", "hour": "6"},
+        description=(
+            "Starts a mailing job (dialogs with the community; community tokens only) and a first-message "
+            "analysis of dialogs not analysed yet, per VK community."
+        ),
+    ),
 ]

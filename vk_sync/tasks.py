@@ -60,3 +60,32 @@ def scheduled_profile_refreshes() -> list[int]:
         start_profile_refresh(community=community, trigger=JobRun.Trigger.SCHEDULE).pk
         for community in VkCommunity.objects.order_by("pk")
     ]
+
+
+def _start_for_every_community(*names: str) -> list[int]:
+    from .models import VkCommunity
+    from .services.starters import start_list
+
+    return [
+        start_list(name=name, community=community, trigger=JobRun.Trigger.SCHEDULE).pk
+        for community in VkCommunity.objects.order_by("pk")
+        for name in names
+    ]
+
+
+@shared_task
+def scheduled_post_syncs() -> list[int]:
+    """Daily: posts (and, from them, authors) of every community."""
+    return _start_for_every_community("posts", "authors")
+
+
+@shared_task
+def scheduled_interaction_syncs() -> list[int]:
+    """Daily, after the posts: likes, comments and reposts, then the profiles of who interacted."""
+    return _start_for_every_community("interactions", "interaction-users")
+
+
+@shared_task
+def scheduled_mailing_syncs() -> list[int]:
+    """Daily: the dialogs of every community, and the first message of dialogs not analysed yet."""
+    return _start_for_every_community("mailing", "mailing-analysis")

@@ -6,7 +6,7 @@ from django.conf import settings
 
 from leadops.models import JobRun
 
-from .models import VkCommunity, VkToken
+from .models import VkCommunity, VkToken, VkTokenCommunity
 
 # The emulator's demo tokens (tests/emulators/run_vk.py): not credentials of anything real.
 DEMO_TOKENS = {
@@ -31,4 +31,8 @@ def load_demo_vk() -> JobRun | None:
     community, _ = VkCommunity.objects.get_or_create(
         id=1, defaults={"screen_name": "demo_vk_club", "name": "Demo VK community"}
     )
+    own, _ = VkToken.objects.get_or_create(
+        label="demo-community", defaults={"token": "demo-vk-community-token", "kind": VkToken.Kind.COMMUNITY}
+    )
+    VkTokenCommunity.objects.get_or_create(token=own, community=community, defaults={"admin_level": 3})
     return start_subscriber_sync(community=community, trigger=JobRun.Trigger.COMMAND)

@@ -8,8 +8,11 @@ import signal
 import threading
 
 from tests.emulators.vk import VkEmulator
+from tests.emulators.vk_messages import VkMessages
+from tests.emulators.vk_wall import build_wall, install_wall
 
 DEMO_TOKENS = {"demo-vk-token-1": "user", "demo-vk-token-2": "user", "demo-vk-token-3": "service"}
+DEMO_COMMUNITY_TOKEN = "demo-vk-community-token"
 DEMO_GROUP_ID = 1
 DEMO_MEMBERS = 120_000
 
@@ -22,6 +25,12 @@ def main() -> None:
     for n, (secret, kind) in enumerate(DEMO_TOKENS.items(), 1):
         emulator.add_token(secret, kind, label=f"demo-{n}")
     emulator.add_group(DEMO_GROUP_ID, "Demo VK community", screen_name="demo_vk_club", members=DEMO_MEMBERS)
+    # The community's own token: dialogs (mailing) need it, and as an admin it may read reposts.
+    emulator.add_token(
+        DEMO_COMMUNITY_TOKEN, "community", label="demo-community", group_id=DEMO_GROUP_ID, admin={DEMO_GROUP_ID: 3}
+    )
+    build_wall(install_wall(emulator), DEMO_GROUP_ID, posts=600, seed=1)
+    VkMessages(emulator).install().add_dialogs(DEMO_GROUP_ID, users=400)
     emulator.start()
     print(f"VK emulator on {emulator.url} ({DEMO_MEMBERS} members in club{DEMO_GROUP_ID})", flush=True)
     stop = threading.Event()

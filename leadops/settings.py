@@ -198,7 +198,11 @@ GOOGLE_SHEET_ID = env.str("GOOGLE_SHEET_ID", default="")
 GOOGLE_SHEET_TAB = env.str("GOOGLE_SHEET_TAB", default="NICHES_INPUT")
 GOOGLE_SA_KEY_FILE = env.str("GOOGLE_SA_KEY_FILE", default="")
 GOOGLE_SA_KEY_JSON = env.str("GOOGLE_SA_KEY_JSON", default="")
-SHEETS_GATEWAY = env.str("SHEETS_GATEWAY", default="outreach.sheets.FakeSheetsGateway")
+# Like Telegram: production reads the real sheet, only development defaults to the in-memory fake.
+SHEETS_GATEWAY = env.str(
+    "SHEETS_GATEWAY",
+    default="outreach.sheets.FakeSheetsGateway" if DEBUG else "outreach.sheets.GspreadSheetsGateway",
+)
 YANDEX_CLOUD_FOLDER_ID = env.str("YANDEX_CLOUD_FOLDER_ID", default="")
 YANDEX_CLOUD_IAM_TOKEN = env.str("YANDEX_CLOUD_IAM_TOKEN", default="")
 YANDEX_CLOUD_SA_KEY_FILE = env.str("YANDEX_CLOUD_SA_KEY_FILE", default="")
@@ -210,6 +214,8 @@ YANDEX_ENFORCE_NIGHT_WINDOW = env.bool("YANDEX_ENFORCE_NIGHT_WINDOW", default=Tr
 OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
 OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="https://api.openai.com/v1")
 OPENAI_MODEL = env.str("OPENAI_MODEL", default="gpt-4.1-mini")
+OPENAI_MAX_ATTEMPTS = env.int("OPENAI_MAX_ATTEMPTS", default=4)
+OPENAI_TIMEOUT = env.float("OPENAI_TIMEOUT", default=30.0)
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
@@ -224,6 +230,10 @@ OUTREACH_TIMEZONE = env.str("OUTREACH_TIMEZONE", default="Europe/Moscow")
 OUTREACH_WINDOW = env.str("OUTREACH_WINDOW", default="09:10-19:45")
 OUTREACH_SPACING = env.str("OUTREACH_SPACING", default="240-480")
 OUTREACH_DAILY_CAP = env.int("OUTREACH_DAILY_CAP", default=50)
+OUTREACH_MX_RESOLVER = env.str("OUTREACH_MX_RESOLVER", default="outreach.mx.DnsMxResolver")
+OUTREACH_SKIP_WEEKENDS = env.bool("OUTREACH_SKIP_WEEKENDS", default=False)
+# Where recipients reach this site: the base of the unsubscribe links put in every email.
+OUTREACH_PUBLIC_URL = env.str("OUTREACH_PUBLIC_URL", default="http://127.0.0.1:8000")
 
 # --- logging ----------------------------------------------------------------
 LOGGING = {

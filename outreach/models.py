@@ -1,7 +1,10 @@
 """Outreach I: the niches sheet, Yandex deferred searches and their results, companies."""
 
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
+
+from leadops.fields import EncryptedTextField
 
 
 class NicheRow(models.Model):
@@ -112,6 +115,12 @@ class Company(models.Model):
     attributes = models.JSONField(default=dict, blank=True)
     opt_out = models.BooleanField(default=False)
     source = models.CharField(max_length=32, default="yandex_serp")
+    homepage_excerpt = models.TextField(blank=True, help_text="visible text of the homepage, for the writer")
+    enrich_attempts = models.PositiveIntegerField(default=0)
+    enrich_after = models.DateTimeField(
+        null=True, blank=True, help_text="not before then: the retry time, or the lease of the crawler working on it"
+    )
+    enrich_error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -152,3 +161,128 @@ class BlockedDomain(models.Model):
 
     def __str__(self):
         return self.domain
+
+
+# Outreach II: contacts, messages, opt-outs, mailboxes, the offer.
+
+
+class Contact(models.Model):
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="contacts")
+    email = models.EmailField(max_length=254)
+    source_url = models.URLField(max_length=2000, blank=True)
+    score = models.FloatField(default=0)
+    is_primary = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-is_primary", "-score", "email"]
+        constraints = [models.UniqueConstraint(Lower("email"), name="contact_email_ci")]
+
+    def __str__(self):
+        return self.email
+
+
+class OutreachMessage(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft"
+        SCHEDULED = "scheduled"
+        SENDING = "sending"
+        SENT = "sent"
+        FAILED = "failed"
+        SKIPPED = "skipped"
+        NEEDS_REVIEW = "needs_review", "needs review"
+
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="messages")
+    contact = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="messages")
+    subject = models.CharField(max_length=300, blank=True)
+    body = models.TextField(blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    scheduled_for = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    message_id = models.CharField(max_length=255, blank=True)
+    mailbox = models.ForeignKey("SenderMailbox", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    attempts = models.PositiveIntegerField(default=0)
+    lease_until = models.DateTimeField(null=True, blank=True, help_text="a sender owns this row until then")
+    last_error = models.TextField(blank=True)
+    metadata = models.JSONField(default=dict, blank=True, help_text="the LLM request, the route, fallback flags")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # One message per company: the queue can never produce a second one, whoever runs it.
+            models.UniqueConstraint(fields=["company"], name="outreachmessage_one_per_company"),
+        ]
+        indexes = [
+            models.Index(fields=["status", "scheduled_for"], name="outreachmessage_due"),
+            models.Index(fields=["status", "lease_until"], name="outreachmessage_leases"),
+            models.Index(fields=["mailbox", "sent_at"], name="outreachmessage_sent"),
+        ]
+
+    def __str__(self):
+        return f"{self.subject or '(no subject)'} → {self.contact}"
+
+
+class OptOut(models.Model):
+    """An address or a whole domain that is never emailed again."""
+
+    email = models.CharField(max_length=254, blank=True, help_text="lowercased; empty when a domain is opted out")
+    domain = models.CharField(max_length=255, blank=True, help_text="lowercased; opts out every address on it")
+    reason = models.CharField(max_length=255, blank=True)
+    source = models.CharField(max_length=32, default="admin", help_text="unsubscribe link, admin, CSV import …")
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "opt-out"
+        ordering = ["-at"]
+        constraints = [
+            models.UniqueConstraint(fields=["email"], condition=~models.Q(email=""), name="optout_email"),
+            models.UniqueConstraint(fields=["domain"], condition=~models.Q(domain=""), name="optout_domain"),
+            models.CheckConstraint(
+                condition=(models.Q(email="") & ~models.Q(domain="")) | (~models.Q(email="") & models.Q(domain="")),
+                name="optout_email_or_domain",
+            ),
+        ]
+
+    def __str__(self):
+        return self.email or f"*@{self.domain}"
+
+
+class SenderMailbox(models.Model):
+    class Route(models.TextChoices):
+        RU = "ru", "Russian-hosted recipients"
+        OTHER = "other", "everyone else"
+
+    name = models.CharField(max_length=64, unique=True)
+    host = models.CharField(max_length=255)
+    port = models.PositiveIntegerField(default=587)
+    use_tls = models.BooleanField(default=True, help_text="STARTTLS")
+    use_ssl = models.BooleanField(default=False, help_text="implicit TLS (port 465)")
+    username = models.CharField(max_length=255, blank=True)
+    password = EncryptedTextField(blank=True)
+    from_address = models.EmailField()
+    daily_cap = models.PositiveIntegerField(default=50)
+    route = models.CharField(max_length=8, choices=Route.choices, default=Route.OTHER)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["route", "name"]
+
+    def __str__(self):
+        return f"{self.name} <{self.from_address}>"
+
+
+class OfferBrief(models.Model):
+    """What we offer and how we say it; the writer builds every email from the active brief."""
+
+    name = models.CharField(max_length=100, unique=True)
+    offer = models.TextField(help_text="what we offer, in a few sentences")
+    tone = models.CharField(max_length=255, blank=True, help_text="e.g. friendly, concise, no hard sell")
+    signature = models.TextField(help_text="name, role and company that sign the email")
+    language = models.CharField(max_length=8, default="ru")
+    active = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self):
+        return self.name

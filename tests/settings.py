@@ -7,8 +7,9 @@ servers); only what tests must not depend on is pinned here.
 import os
 
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-used-anywhere-else")
-# A synthetic Fernet key made for the tests, never used to encrypt real data.
 os.environ.setdefault("TELEGRAM_GATEWAY", "telegram_sources.fake_gateway.FakeTelegramGateway")
+os.environ.setdefault("SHEETS_GATEWAY", "outreach.sheets.FakeSheetsGateway")
+# A synthetic Fernet key made for the tests, never used to encrypt real data.
 os.environ.setdefault("LEADOPS_ENCRYPTION_KEYS", "dGVzdC1rZXktMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDA=")
 
 from leadops.settings import *  # noqa: E402,F403
@@ -22,5 +23,7 @@ CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 # The emulators listen on loopback; the SSRF tests clear this to prove the guard.
 OUTBOUND_HTTP_ALLOWLIST = ["127.0.0.1/32"]
+# No real DNS in tests: every domain has mail unless a test sets an answer (outreach.mx).
+OUTREACH_MX_RESOLVER = "outreach.mx.FakeMxResolver"
 
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.secretsapp"]  # noqa: F405

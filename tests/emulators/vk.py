@@ -41,13 +41,14 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import quickjs
 
 from telegram_sources.fake_world import CYRILLIC_FIRST, CYRILLIC_LAST, LATIN_FIRST, LATIN_LAST
+from tests.emulators.base import EmulatorServer
 
 MAX_EXECUTE_CALLS = 25
 EXECUTE_MAX_BYTES = 5 * 1024 * 1024
@@ -290,13 +291,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 64
+class VkEmulator(EmulatorServer):
+    thread_name = "vk-emulator"
+    handler_class = _Handler
 
-
-class VkEmulator:
     def __init__(
         self,
         host: str = "127.0.0.1",
@@ -338,32 +336,6 @@ class VkEmulator:
         self._beyond: tuple[float, int | None] | None = None
         self._hooks: list[list] = []  # [getMembers calls to go, callback]
         self._due: list[Callable] = []
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    # --- lifecycle ---------------------------------------------------------
-    def start(self) -> "VkEmulator":
-        self._server = _Server((self.host, self.port), _Handler)
-        self._server.emulator = self
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="vk-emulator", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(5)
-            self._server = None
-
-    def __enter__(self) -> "VkEmulator":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
     @property
     def url(self) -> str:

@@ -124,6 +124,7 @@ def run_python(code: str, *args: str) -> subprocess.Popen:
         [sys.executable, "-c", code, *args],
         cwd=ROOT,
         env=env,
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -141,7 +142,9 @@ import json, sys, time
 import django
 django.setup()
 from leadops import ratelimit
-key, start, end = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+key = sys.argv[1]
+print("ready", flush=True)
+start, end = map(float, sys.stdin.readline().split())  # the same moment for every process
 time.sleep(max(0.0, start - time.time()))
 admitted = []
 while time.time() < end:
@@ -216,8 +219,13 @@ def test_it_lets_idle_keys_expire_in_redis(redis_limiter, key):
 @pytest.mark.redis
 def test_it_holds_the_limit_across_processes(redis_limiter, key):
     rate, burst, seconds = 4, 2, 5
-    start = time.time() + 2  # time for the interpreters to start, so they hammer together
-    procs = [run_python(HAMMER, key, str(start), str(start + seconds)) for _ in range(4)]
+    procs = [run_python(HAMMER, key) for _ in range(4)]
+    # Start together once every interpreter is up, however long a loaded machine takes to start them.
+    assert [proc.stdout.readline().strip() for proc in procs] == ["ready"] * 4
+    start = time.time() + 0.2
+    for proc in procs:
+        proc.stdin.write(f"{start} {start + seconds}\n")
+        proc.stdin.flush()
     results = [result(proc) for proc in procs]
     assert {r["backend"] for r in results} == {"redis"}
     stamps = sorted(t for r in results for t in r["admitted"])

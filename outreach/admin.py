@@ -3,22 +3,27 @@
 from django import forms
 from django.contrib import admin, messages
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from leadops.admin_tools import BigTableAdmin, ReadOnlyAdminMixin
 
+from .admin_mail import ContactInline
 from .models import BlockedDomain, Company, NicheRow, SearchBatchLog, SerpOperation, SerpQuery, SerpResult
 from .services.blocking import block_domains, normalize_blocked
 
 
 class BlockDomainMixin:
-    @admin.action(description="Block these domains (no more companies from them, none emailed)")
+    @admin.action(description=_("Block these domains (no more companies from them, none emailed)"))
     def block_domains(self, request, queryset):
         domains = {getattr(obj, "canonical_domain", None) or obj.domain for obj in queryset}
         created, opted_out = block_domains(domains=domains)
         self.message_user(
             request,
-            f"{created} domain(s) blocked ({len(domains) - created} were already); "
-            f"{opted_out} compan(ies) on them opted out.",
+            gettext(
+                "%(created)s domain(s) blocked (%(already)s were already); %(opted_out)s compan(ies) on them opted out."
+            )
+            % {"created": created, "already": len(domains) - created, "opted_out": opted_out},
             messages.SUCCESS,
         )
 
@@ -61,12 +66,14 @@ class SerpQueryAdmin(ReadOnlyAdminMixin, BigTableAdmin):
     search_fields = ("text", "niche", "city")
     actions = ("run_again",)
 
-    @admin.action(description="Run again (back to pending, due now)")
+    @admin.action(description=_("Run again (back to pending, due now)"))
     def run_again(self, request, queryset):
         count = queryset.exclude(status=SerpQuery.Status.IN_PROGRESS).update(
             status=SerpQuery.Status.PENDING, attempts=0, last_error="", scheduled_for=timezone.now()
         )
-        self.message_user(request, f"{count} queries queued again (the next search run starts them).")
+        self.message_user(
+            request, gettext("%(count)s queries queued again (the next search run starts them).") % {"count": count}
+        )
 
 
 @admin.register(SerpOperation)
@@ -90,8 +97,9 @@ class CompanyAdmin(BlockDomainMixin, BigTableAdmin):
     list_display = ("canonical_domain", "name", "status", "opt_out", "primary", "source", "updated_at")
     list_filter = ("status", "opt_out", "source")
     search_fields = ("canonical_domain", "name")
-    readonly_fields = ("dedupe_hash", "primary", "created_at", "updated_at")
+    readonly_fields = ("dedupe_hash", "primary", "created_at", "updated_at", "enrich_attempts", "enrich_error")
     actions = ("block_domains",)
+    inlines = (ContactInline,)
 
 
 @admin.register(SearchBatchLog)

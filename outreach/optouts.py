@@ -22,6 +22,18 @@ def company_is_excluded(company: Company) -> bool:
     return company.opt_out or company.status == Company.Status.DUPLICATE
 
 
+def message_exclusion(message) -> str | None:
+    """Why a message may never go to its contact, by the rules that need no query (None: it may)."""
+    company, contact = message.company, message.contact
+    if company_is_excluded(company):
+        return "company is a duplicate" if company.status == Company.Status.DUPLICATE else "company opted out"
+    if contact.company_id != company.pk:
+        return "contact belongs to another company"
+    if not contact.is_primary:
+        return "contact is not the company's primary"
+    return None
+
+
 @transaction.atomic
 def record_opt_out(*, email: str = "", domain: str = "", reason: str = "", source: str = "admin") -> OptOut:
     """Idempotent: opting out twice keeps the first record (and its date)."""

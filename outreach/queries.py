@@ -92,14 +92,17 @@ def first_slot(now: datetime) -> datetime:
     return now if in_night_window(now) else next_window_start(now)
 
 
-def schedule(count: int, now: datetime, *, offset: int = 0) -> list[datetime]:
+def schedule(count: int, now: datetime, *, offset: int = 0, night_only: bool = True) -> list[datetime]:
     """`count` send times from `now` on, SPACING apart, only inside night windows.
 
     Slot k (k = offset + i) is first_slot(now) + k * SPACING while that is in the
     window, then the following nights' windows from their starts. Times are UTC.
+    With `night_only=False` (YANDEX_ENFORCE_NIGHT_WINDOW off) slots simply follow `now`.
     """
     if count < 0 or offset < 0:
         raise ValueError("count and offset must be >= 0")
+    if not night_only:
+        return [(_aware(now) + k * SPACING).astimezone(UTC) for k in range(offset, offset + count)]
     first = first_slot(now)
     window = current_window_start(first)
     capacity = (window + WINDOW_LENGTH - first - timedelta(microseconds=1)) // SPACING + 1  # left tonight
@@ -116,7 +119,14 @@ def schedule(count: int, now: datetime, *, offset: int = 0) -> list[datetime]:
 
 
 def build_queries(
-    *, niche: str, city: str = "", country: str = "", batch_tag: str = "", now: datetime, offset: int = 0
+    *,
+    niche: str,
+    city: str = "",
+    country: str = "",
+    batch_tag: str = "",
+    now: datetime,
+    offset: int = 0,
+    night_only: bool = True,
 ) -> list[QuerySpec]:
     """The queries for one sheet row: for now exactly one, "niche city" (or "niche country").
 
@@ -132,7 +142,7 @@ def build_queries(
         if len(text) > MAX_QUERY_LENGTH:
             raise ValueError(f"the query is {len(text)} characters long; Yandex takes at most {MAX_QUERY_LENGTH}")
     lr = regions.resolve_lr(city, country)
-    times = schedule(len(texts), now, offset=offset)
+    times = schedule(len(texts), now, offset=offset, night_only=night_only)
     return [
         QuerySpec(
             text=text,

@@ -30,4 +30,31 @@ SCHEDULES = [
         crontab={"minute": "35"},
         description="Marks later companies with the same domain (or name) as duplicates of the oldest one.",
     ),
+    Schedule(
+        name="Enrich companies every 5 minutes",
+        task="outreach.tasks.enrich_task",
+        crontab={"minute": "*/5"},
+        description="Reads a few new companies' websites for e-mail addresses (robots.txt respected).",
+    ),
+    Schedule(
+        name="Write emails every 10 minutes",
+        task="outreach.tasks.generate_task",
+        crontab={"minute": "*/10"},
+        description="Writes a first email for each company with a contact, from the active offer brief.",
+    ),
+    Schedule(
+        name="Queue emails every 10 minutes",
+        task="outreach.tasks.queue_task",
+        crontab={"minute": "3-59/10"},
+        description="Schedules written emails inside OUTREACH_WINDOW, spaced per mailbox, within daily caps.",
+    ),
+    Schedule(
+        name="Deliver due emails every minute",
+        task="outreach.tasks.deliver_task",
+        crontab={"minute": "*"},
+        description=(
+            "Sends emails whose time has come (only when EMAIL_SENDING_ENABLED), and moves sends that a dead "
+            "worker left unfinished to 'needs review'."
+        ),
+    ),
 ]

@@ -1,11 +1,15 @@
 """The Google Sheets port: read the niches tab, write cells back.
 
 `GspreadSheetsGateway` talks to Google with a service account; `FakeSheetsGateway`
-keeps a sheet in memory for tests and the demo. SHEETS_GATEWAY picks one.
+keeps a sheet in memory for tests, or in the JSON file FAKE_SHEET_FILE for the demo.
+SHEETS_GATEWAY picks one.
 Rows and columns are 1-based, as in the sheet; the header row is row 1.
 """
 
 import json
+import os
+import tempfile
+from pathlib import Path
 from typing import Protocol
 
 from django.conf import settings
@@ -33,7 +37,12 @@ def column_letter(column: int) -> str:
 
 
 class FakeSheetsGateway:
-    """A sheet in memory (shared by every instance in the process), grown as cells are written."""
+    """A sheet in memory (shared by every instance in the process), grown as cells are written.
+
+    With FAKE_SHEET_FILE set (the demo) the rows live in that JSON file (a list of rows, each a
+    list of cells) and are read from it before every read and write: the demo's web process, its
+    worker and a command run by hand are separate processes and must see one sheet.
+    """
 
     rows: list[list[str]] = []
     writes: list[list[tuple[int, int, str]]] = []
@@ -42,11 +51,14 @@ class FakeSheetsGateway:
     def load(cls, rows: list[list[str]]) -> None:
         cls.rows = [list(map(str, row)) for row in rows]
         cls.writes = []
+        cls._save()
 
     def read_rows(self) -> list[list[str]]:
+        self._refresh()
         return [list(row) for row in self.rows]
 
     def write_cells(self, cells: list[tuple[int, int, str]]) -> None:
+        self._refresh()
         for row, column, value in cells:
             while len(self.rows) < row:
                 self.rows.append([])
@@ -55,6 +67,38 @@ class FakeSheetsGateway:
                 line.append("")
             line[column - 1] = str(value)
         type(self).writes.append(list(cells))
+        self._save()
+
+    @staticmethod
+    def file() -> Path | None:
+        name = getattr(settings, "FAKE_SHEET_FILE", "")
+        return Path(settings.BASE_DIR, name) if name else None  # relative to the project, like var/
+
+    @classmethod
+    def _refresh(cls) -> None:
+        path = cls.file()
+        if path is not None:
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+            except FileNotFoundError:
+                data = []
+            except ValueError as exc:
+                raise SheetError(f"FAKE_SHEET_FILE {path} is not JSON: {exc}") from None
+            if not isinstance(data, list) or not all(isinstance(row, list) for row in data):
+                raise SheetError(f"FAKE_SHEET_FILE {path} must hold a JSON list of rows (lists of cells)")
+            cls.rows = [[str(cell) for cell in row] for row in data]
+
+    @classmethod
+    def _save(cls) -> None:
+        path = cls.file()
+        if path is None:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Written aside and renamed: another process never reads half a sheet.
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".sheet-", suffix=".json")
+        with os.fdopen(fd, "w", encoding="utf-8") as out:  # a row a line: easy to edit by hand
+            out.write("[\n" + ",\n".join(json.dumps(row, ensure_ascii=False) for row in cls.rows) + "\n]\n")
+        os.replace(tmp, path)
 
 
 class GspreadSheetsGateway:

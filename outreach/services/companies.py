@@ -2,7 +2,8 @@
 
 Upsert: one company per canonical domain (lowercase, no `www.`, IDNA). A new one
 takes its name from the title of its best-ranked result; its `website_url` is the
-homepage `https://<domain>/`, never the result's URL (that stays on SerpResult).
+root of the site on the result's scheme and port (`https://<domain>/` usually), never
+the result's URL (that stays on SerpResult).
 An existing company keeps its name and URL (blank ones are filled) and gets the
 latest sighting in `attributes["serp"]`.
 
@@ -17,6 +18,7 @@ were still open then), plus the other members of the groups they are in or left.
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from django.db import transaction
 from django.utils import timezone
@@ -50,8 +52,16 @@ class UpsertResult:
     updated: int = 0
 
 
-def homepage_url(domain: str) -> str:
-    return normalize_url(f"https://{domain}/")
+def homepage_url(domain: str, result_url: str = "") -> str:
+    """The site's root on the result's scheme and port (https and the default port without a result).
+
+    A site that answered Yandex on plain http, or on another port (a demo emulator, an
+    intranet-style host), is crawled where it lives, not on 443.
+    """
+    parts = urlsplit(result_url) if result_url else None
+    scheme = parts.scheme if parts and parts.scheme in ("http", "https") else "https"
+    port = f":{parts.port}" if parts and parts.port else ""  # normalize_url dropped default ports
+    return normalize_url(f"{scheme}://{domain}{port}/")
 
 
 def _normal_name(name: str) -> str:
@@ -110,7 +120,7 @@ def upsert_companies(candidates: list[Candidate], *, query_text: str = "", now: 
             Company(
                 name=name,
                 canonical_domain=domain,
-                website_url=homepage_url(domain),
+                website_url=homepage_url(domain, candidate.url),
                 dedupe_hash=dedupe_key(name, domain),
                 attributes={"serp": _sighting(candidate, query_text, now)},
                 source=SOURCE,
@@ -126,7 +136,7 @@ def upsert_companies(candidates: list[Candidate], *, query_text: str = "", now: 
         if not company.name and candidate.name:
             company.name = candidate.name[:NAME_MAX]
         if not company.website_url:
-            company.website_url = homepage_url(domain)
+            company.website_url = homepage_url(domain, candidate.url)
         if not company.dedupe_hash:
             company.dedupe_hash = dedupe_key(company.name, domain)
         company.attributes = {**(company.attributes or {}), "serp": _sighting(candidate, query_text, now)}

@@ -9,6 +9,7 @@ others go on; a sheet without a `niche` column is refused as a whole.
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -67,7 +68,10 @@ def _iso(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
 
 
-def sync_sheet(*, gateway: SheetsGateway | None = None, now: datetime | None = None) -> SheetSyncResult:
+def sync_sheet(
+    *, gateway: SheetsGateway | None = None, now: datetime | None = None, batch_tag: str | None = None
+) -> SheetSyncResult:
+    """Every row (or only those tagged `batch_tag`) into queries; the outcome written back."""
     gateway = gateway or get_sheets_gateway()
     now = now or timezone.now()
     rows = gateway.read_rows()
@@ -79,10 +83,11 @@ def sync_sheet(*, gateway: SheetsGateway | None = None, now: datetime | None = N
             names[name] = max(names.values()) + 1
             writes.append((1, names[name] + 1, name))
     result = SheetSyncResult()
-    log = SearchBatchLog.objects.create(kind="sheet-sync")
+    log = SearchBatchLog.objects.create(kind="sheet-sync", batch_tag=batch_tag or "")
     for number, row in enumerate(rows[1:], start=2):
         niche = _cell(row, names, "niche")
-        if not niche or _cell(row, names, "status").lower() == "done":
+        skip_tag = batch_tag is not None and _cell(row, names, "batch_tag") != batch_tag
+        if skip_tag or not niche or _cell(row, names, "status").lower() == "done":
             result.skipped += 1
             continue
         result.rows += 1
@@ -115,7 +120,15 @@ def _sync_row(
         for name, value in values.items():
             if len(value) > FIELD_MAX[name]:
                 raise ValueError(f"{name} is {len(value)} characters long; at most {FIELD_MAX[name]} fit")
-        specs = build_queries(niche=niche, city=city, country=country, batch_tag=tag, now=now, offset=offset)
+        specs = build_queries(
+            niche=niche,
+            city=city,
+            country=country,
+            batch_tag=tag,
+            now=now,
+            offset=offset,
+            night_only=settings.YANDEX_ENFORCE_NIGHT_WINDOW,
+        )
         inserted = duplicates = 0
         with transaction.atomic():
             for spec in specs:

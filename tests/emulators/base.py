@@ -5,6 +5,7 @@ emulator as `self.server.emulator`) and `thread_name`, and has `host` and `port`
 attributes (port 0 picks a free one; after start() it holds the real one).
 """
 
+import signal
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Self
@@ -18,6 +19,7 @@ class LoopbackServer(ThreadingHTTPServer):
 
 class EmulatorServer:
     handler_class: type[BaseHTTPRequestHandler]
+    server_class: type[LoopbackServer] = LoopbackServer
     thread_name = "emulator"
     host = "127.0.0.1"
     port = 0
@@ -25,7 +27,7 @@ class EmulatorServer:
     _thread: threading.Thread | None = None
 
     def start(self) -> Self:
-        self._server = LoopbackServer((self.host, self.port), self.handler_class)
+        self._server = self.server_class((self.host, self.port), self.handler_class)
         self._server.emulator = self
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(
@@ -46,3 +48,11 @@ class EmulatorServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+def wait_for_stop() -> None:
+    """Block until SIGTERM (honcho stopping the demo) or Ctrl-C: the run_* scripts' main loop."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop.wait()

@@ -4,9 +4,8 @@ python -m tests.emulators.run_vk --port 8091
 """
 
 import argparse
-import signal
-import threading
 
+from tests.emulators.base import wait_for_stop
 from tests.emulators.vk import VkEmulator
 from tests.emulators.vk_messages import VkMessages
 from tests.emulators.vk_wall import build_wall, install_wall
@@ -33,10 +32,7 @@ def main() -> None:
     VkMessages(emulator).install().add_dialogs(DEMO_GROUP_ID, users=400)
     emulator.start()
     print(f"VK emulator on {emulator.url} ({DEMO_MEMBERS} members in club{DEMO_GROUP_ID})", flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    stop.wait()
+    wait_for_stop()
     emulator.stop()
 
 

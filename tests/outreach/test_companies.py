@@ -274,3 +274,17 @@ def test_a_company_that_leaves_its_group_is_restored_but_a_manual_duplicate_is_n
     assert (opted.status, opted.primary_id, opted.opt_out) == ("new", None, True)  # opted out before dedupe
     assert "dedupe" not in opted.attributes
     assert (manual.status, manual.opt_out) == ("duplicate", True)
+
+
+@pytest.mark.parametrize(
+    ("domain", "result_url", "homepage"),
+    [
+        ("127.0.0.2", "http://127.0.0.2:8094/catalog", "http://127.0.0.2:8094/"),
+        ("shop.example", "http://shop.example/about", "http://shop.example/"),  # a site on plain http
+        ("shop.example", "https://shop.example/a?b=1", "https://shop.example/"),
+        ("shop.example", "", "https://shop.example/"),
+    ],
+)
+def test_the_homepage_is_the_sites_root_where_the_result_was_served(domain, result_url, homepage):
+    # The company is still keyed by host alone; only where its homepage is read follows the result.
+    assert homepage_url(domain, result_url) == homepage

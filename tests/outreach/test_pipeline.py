@@ -4,7 +4,7 @@ The Yandex emulator's clock is the only clock: the services and the client both 
 and operations finish only after `operation_delay` seconds of it.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -144,7 +144,7 @@ def test_it_takes_a_sheet_through_night_searches_to_companies_and_reports_back(y
     assert SerpResult.objects.count() == 18
     # One company per site, however each query spelled its URL; the homepage, not the result URL.
     shared = Company.objects.get(canonical_domain=SHARED)
-    assert shared.website_url == f"https://{SHARED}/"
+    assert shared.website_url == f"https://{SHARED}/"  # the first result that named it was https
     assert SerpResult.objects.filter(company=shared).count() == 3
     assert Company.objects.count() == 16
     assert not Company.objects.filter(canonical_domain__startswith="www.").exists()
@@ -277,3 +277,13 @@ def test_the_command_fails_in_one_clear_line(args, message):
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(message)
+
+
+@pytest.mark.django_db
+def test_without_the_night_window_queries_are_due_at_once(sheet, settings):
+    settings.YANDEX_ENFORCE_NIGHT_WINDOW = False
+
+    sync_sheet(gateway=sheet(), now=NOON)
+
+    times = sorted(SerpQuery.objects.values_list("scheduled_for", flat=True))
+    assert times[0] == NOON and times[-1] < NOON + timedelta(seconds=1)

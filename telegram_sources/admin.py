@@ -15,10 +15,14 @@ from django.db import transaction
 from django.http import HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
-from leadops.admin_tools import BigTableAdmin, ReadOnlyAdminMixin, changelist_link, jobrun_url
+from leadops.admin_tools import BigTableAdmin, ReadOnlyAdminMixin, changelist_link, jobrun_url, jobs_redirect
 from leadops.models import JobRun
 
+from .admin_compare import GroupComparisonViews
+from .admin_reports import GroupReportViews
 from .models import ExportCheckpoint, Membership, TelegramGroup, TelegramUser
 from .services.starters import EXPORT_KIND, start_group_export, start_reference_refresh
 
@@ -39,7 +43,7 @@ class TelegramIdSearchMixin:
 
 
 @admin.register(TelegramGroup)
-class TelegramGroupAdmin(TelegramIdSearchMixin, admin.ModelAdmin):
+class TelegramGroupAdmin(TelegramIdSearchMixin, GroupComparisonViews, GroupReportViews, admin.ModelAdmin):
     list_display = (
         "title",
         "username",
@@ -49,10 +53,11 @@ class TelegramGroupAdmin(TelegramIdSearchMixin, admin.ModelAdmin):
         "last_exported_at",
         "coverage",
         "members_hidden",
+        "report_links",
     )
     list_filter = ("kind", "members_hidden")
     search_fields = ("title", "username")
-    search_help_text = "A number finds the group with that Telegram id; anything else searches title and username."
+    search_help_text = _("A number finds the group with that Telegram id; anything else searches title and username.")
     fields = (
         "telegram_id",
         "title",
@@ -65,6 +70,7 @@ class TelegramGroupAdmin(TelegramIdSearchMixin, admin.ModelAdmin):
         "coverage",
         "members_hidden",
         "links",
+        "report_links",
     )
     readonly_fields = (
         "participants_count",
@@ -73,36 +79,37 @@ class TelegramGroupAdmin(TelegramIdSearchMixin, admin.ModelAdmin):
         "coverage",
         "members_hidden",
         "links",
+        "report_links",  # admin_reports.GroupReportViews
     )
-    actions = ("export_members",)
+    actions = ("export_members", "compare_with_reference")  # the second: admin_compare.GroupComparisonViews
 
-    @admin.display(description="coverage", ordering="last_export_coverage")
+    @admin.display(description=_("coverage"), ordering="last_export_coverage")
     def coverage(self, group):
         if group.last_export_coverage is None:
             return "—"
         return f"{group.last_export_coverage:.0%}"
 
-    @admin.display(description="see also")
+    @admin.display(description=_("see also"))
     def links(self, group):
         if not group.pk:
             return "—"
         return format_html(
             "{} · {}",
-            changelist_link(Membership, "members", group__id__exact=group.pk),
-            changelist_link(JobRun, "export jobs", kind__exact=EXPORT_KIND, q=str(group)),
+            changelist_link(Membership, gettext("members"), group__id__exact=group.pk),
+            changelist_link(JobRun, gettext("export jobs"), kind__exact=EXPORT_KIND, q=str(group)),
         )
 
-    @admin.action(description="Export members now", permissions=["change"])
+    @admin.action(description=_("Export members now"), permissions=["change"])
     def export_members(self, request, queryset):
         with transaction.atomic():
             jobs = [start_group_export(group=group, user=request.user) for group in queryset]
         job_links = format_html_join(
             ", ", '<a href="{}">#{} {}</a>', ((jobrun_url(job), job.pk, job.target) for job in jobs)
         )
-        self.message_user(request, format_html("Started {} export job(s): {}", len(jobs), job_links), messages.SUCCESS)
-        if len(jobs) == 1:
-            return HttpResponseRedirect(jobrun_url(jobs[0]))
-        return None  # back to the changelist, filters kept
+        self.message_user(
+            request, format_html(gettext("Started {} export job(s): {}"), len(jobs), job_links), messages.SUCCESS
+        )
+        return jobs_redirect(jobs)  # the job's live page, or the list of them
 
     def changelist_view(self, request, extra_context=None):
         extra_context = {**(extra_context or {}), "can_refresh_reference": self.has_change_permission(request)}
@@ -126,17 +133,19 @@ class TelegramGroupAdmin(TelegramIdSearchMixin, admin.ModelAdmin):
             self.message_user(request, str(exc), messages.ERROR)
             return HttpResponseRedirect(reverse("admin:telegram_sources_telegramgroup_changelist"))
         self.message_user(
-            request, format_html('Started <a href="{}">#{} {}</a>', jobrun_url(job), job.pk, job.kind), messages.SUCCESS
+            request,
+            format_html(gettext('Started <a href="{}">#{} {}</a>'), jobrun_url(job), job.pk, job.kind),
+            messages.SUCCESS,
         )
         return HttpResponseRedirect(jobrun_url(job))
 
 
 class HasUsernameFilter(admin.SimpleListFilter):
-    title = "has username"
+    title = _("has username")
     parameter_name = "has_username"
 
     def lookups(self, request, model_admin):
-        return [("yes", "Yes"), ("no", "No")]
+        return [("yes", _("Yes")), ("no", _("No"))]
 
     def queryset(self, request, queryset):
         if self.value() == "yes":
@@ -147,11 +156,11 @@ class HasUsernameFilter(admin.SimpleListFilter):
 
 
 class StillMemberFilter(admin.SimpleListFilter):
-    title = "still member"
+    title = _("still member")
     parameter_name = "still_member"
 
     def lookups(self, request, model_admin):
-        return [("yes", "Yes"), ("no", "No (left)")]
+        return [("yes", _("Yes")), ("no", _("No (left)"))]
 
     def queryset(self, request, queryset):
         if self.value() == "yes":
@@ -185,10 +194,11 @@ class TelegramUserAdmin(TelegramIdSearchMixin, ReadOnlyAdminMixin, BigTableAdmin
         "last_offline_at",
         "in_reference",
         "is_bot",
+        "gender",
     )
-    list_filter = ("in_reference", "is_bot", HasUsernameFilter)
+    list_filter = ("in_reference", "is_bot", "gender", HasUsernameFilter)
     search_fields = ("username", "first_name", "last_name")
-    search_help_text = (
+    search_help_text = _(
         "A number finds the user with that Telegram id; anything else searches username, first and last name."
     )
     ordering = ("-offline_cnt", "telegram_id")
@@ -207,14 +217,20 @@ class TelegramUserAdmin(TelegramIdSearchMixin, ReadOnlyAdminMixin, BigTableAdmin
         "last_offline_at",
         "in_reference",
         "reference_synced_at",
+        "gender",
+        "gender_reasons",
         "all_memberships",
     )
     readonly_fields = fields
     inlines = (MembershipInline,)
 
-    @admin.display(description="memberships")
+    @admin.display(description=_("gender rationale"))
+    def gender_reasons(self, user):
+        return "; ".join(user.gender_rationale) or "-"
+
+    @admin.display(description=_("memberships"))
     def all_memberships(self, user):
-        return changelist_link(Membership, "all memberships of this user", user__id__exact=user.pk)
+        return changelist_link(Membership, gettext("all memberships of this user"), user__id__exact=user.pk)
 
 
 @admin.register(Membership)
@@ -234,6 +250,6 @@ class ExportCheckpointAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     fields = ("group", "phase", "offset", "queries_done", "pending_queries", "run_started_at", "updated_at")
     readonly_fields = fields
 
-    @admin.display(description="queries pending")
+    @admin.display(description=_("queries pending"))
     def queries_pending(self, checkpoint):
         return len(checkpoint.pending_queries or [])

@@ -13,4 +13,15 @@ SCHEDULES = [
             "so turning this off means refreshing by hand before every iteration."
         ),
     ),
+    Schedule(
+        name="Estimate Telegram users' gender hourly",
+        task="telegram_sources.tasks.refresh_genders_task",
+        crontab={"minute": "15"},  # every hour at :15 UTC
+        description=(
+            "Fills in the gender estimate (from first name, last name and username) of Telegram users that have "
+            "none yet: an export does it when it finishes, this catches exports stopped by a FloodWait, "
+            "legacy imports and renamed users. Cheap when nothing is pending; turning it off leaves those "
+            "users without a gender until the next finished export."
+        ),
+    ),
 ]

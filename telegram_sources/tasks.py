@@ -51,3 +51,11 @@ def scheduled_reference_refresh() -> None:
     from .services.starters import start_reference_refresh
 
     start_reference_refresh(trigger=JobRun.Trigger.SCHEDULE)
+
+
+@shared_task(soft_time_limit=30 * 60, time_limit=30 * 60 + 120)
+def refresh_genders_task() -> int:
+    """Beat: estimate the gender of users an export or import left without one (idempotent)."""
+    from .services.gender import refresh_genders
+
+    return refresh_genders()

@@ -15,7 +15,6 @@ from datetime import datetime
 from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
-from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -23,12 +22,15 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
-from leadops.admin_tools import BigTableAdmin, ReadOnlyAdminMixin, future_time, job_links, jobrun_url
+from leadops.admin_tools import BigTableAdmin, ReadOnlyAdminMixin, future_time, job_links, jobs_redirect
 from leadops.http import HttpError
 from leadops.models import JobRun
 from leadops.secret_widgets import KEEP
 
+from .admin_reports import CommunityReportViews
 from .client import NoUsableToken, TokenInvalid, TokenSetAside, VkApiError
 from .lists import LISTS
 from .models import VkCommunity, VkMembershipEvent, VkSubscription, VkToken, VkTokenCommunity, VkUser
@@ -52,11 +54,11 @@ def changelist_link(model, label, **params) -> str:
 def ago(moment: datetime, now: datetime | None = None) -> str:
     seconds = max(0, int(((now or timezone.now()) - moment).total_seconds()))
     if seconds < 60:
-        return "just now"
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        return gettext("just now")
+    for text, size in ((gettext("%(n)s d ago"), 86400), (gettext("%(n)s h ago"), 3600), (gettext("%(n)s min ago"), 60)):
         if seconds >= size:
-            return f"{seconds // size} {unit} ago"
-    return "just now"  # unreachable
+            return text % {"n": seconds // size}
+    return gettext("just now")  # unreachable
 
 
 def _number(value) -> str:
@@ -64,18 +66,29 @@ def _number(value) -> str:
 
 
 COUNT_ORDER = ["members", "joined", "left", "fetched", "expected", "requested", "failed", "requests"]
+# What the operator reads for each count a sync records; a name not listed here is shown as it is.
+COUNT_LABELS = {
+    "members": _("members"),
+    "joined": _("joined"),
+    "left": _("left"),
+    "fetched": _("fetched"),
+    "expected": _("expected"),
+    "requested": _("requested"),
+    "failed": _("failed"),
+    "requests": _("requests"),
+}
 
 
 def describe_sync(kind: str, entry: dict, now: datetime | None = None) -> str:
     """`subscribers: ok 2 h ago (1,200 members, 5 joined, 3 left)`."""
     at = parse_datetime(entry.get("at") or "")
-    when = ago(at, now) if at else "at an unknown time"
+    when = ago(at, now) if at else gettext("at an unknown time")
     counts = entry.get("counts") or {}
     # PostgreSQL's jsonb does not keep key order: a fixed order, so the line always reads the same.
     names = sorted(
         counts, key=lambda name: (COUNT_ORDER.index(name) if name in COUNT_ORDER else len(COUNT_ORDER), name)
     )
-    detail = ", ".join(f"{_number(counts[name])} {name}" for name in names)
+    detail = ", ".join(f"{_number(counts[name])} {COUNT_LABELS.get(name, name)}" for name in names)
     return f"{kind}: {entry.get('result', '?')} {when}" + (f" ({detail})" if detail else "")
 
 
@@ -99,9 +112,9 @@ class AddCommunityForm(forms.ModelForm):
     """Adding a community: the operator names it, VK says who it is."""
 
     ref = forms.CharField(
-        label="Community",
+        label=_("Community"),
         max_length=300,
-        help_text="Its screen name, id, club123 or vk.com link; VK is asked for its id, name and size.",
+        help_text=_("Its screen name, id, club123 or vk.com link; VK is asked for its id, name and size."),
     )
 
     class Meta:
@@ -112,23 +125,29 @@ class AddCommunityForm(forms.ModelForm):
         ref = self.cleaned_data["ref"].strip()
         try:
             if existing := find_community(ref):
-                raise forms.ValidationError(f"Already added: {existing} (id {existing.pk}).")
+                raise forms.ValidationError(
+                    gettext("Already added: %(community)s (id %(id)s).") % {"community": existing, "id": existing.pk}
+                )
             self.resolved = resolve_community(ref)
         except CommunityRefError as exc:
             raise forms.ValidationError(str(exc)) from None
         except NoUsableToken:
-            raise forms.ValidationError("No usable VK token: add one (VK tokens) or check the ones there.") from None
+            raise forms.ValidationError(
+                gettext("No usable VK token: add one (VK tokens) or check the ones there.")
+            ) from None
         except (TokenInvalid, TokenSetAside, VkApiError, HttpError) as exc:
-            raise forms.ValidationError(f"VK could not resolve {ref!r}: {exc}") from None
+            raise forms.ValidationError(
+                gettext("VK could not resolve %(ref)s: %(error)s") % {"ref": repr(ref), "error": exc}
+            ) from None
         return ref
 
 
 @admin.register(VkCommunity)
-class VkCommunityAdmin(VkIdSearchMixin, admin.ModelAdmin):
-    list_display = ("id", "screen_name", "name", "members_count", "last_syncs")
+class VkCommunityAdmin(VkIdSearchMixin, CommunityReportViews, admin.ModelAdmin):
+    list_display = ("id", "screen_name", "name", "members_count", "last_syncs", "report_links")
     search_fields = ("screen_name", "name")
-    search_help_text = "A number (or club123) finds that community id; anything else searches screen name and name."
-    fields = ("id", "screen_name", "name", "members_count", "last_syncs", "links")
+    search_help_text = _("A number (or club123) finds that community id; anything else searches screen name and name.")
+    fields = ("id", "screen_name", "name", "members_count", "last_syncs", "links", "report_links")
     actions = ("sync_subscribers", "refresh_profiles")
 
     def get_form(self, request, obj=None, change=False, **kwargs):
@@ -151,25 +170,27 @@ class VkCommunityAdmin(VkIdSearchMixin, admin.ModelAdmin):
         obj._state.adding = False
         return None
 
-    @admin.display(description="last syncs")
+    @admin.display(description=_("last syncs"))
     def last_syncs(self, community):
         if not community.last_sync:
-            return "never synced"
+            return gettext("never synced")
         now = timezone.now()
         return format_html_join(
             mark_safe("<br>"), "{}", ((describe_sync(k, v, now),) for k, v in sorted(community.last_sync.items()))
         )
 
-    @admin.display(description="see also")
+    @admin.display(description=_("see also"))
     def links(self, community):
         if not community.pk:
             return "—"
         return format_html(
             "{} · {} · {} · {}",
-            changelist_link(VkSubscription, "members", community__id__exact=community.pk, is_member__exact=1),
-            changelist_link(VkMembershipEvent, "joins and leaves", community__id__exact=community.pk),
-            changelist_link(JobRun, "subscriber syncs", kind__exact=SUBSCRIBERS_KIND, q=str(community)),
-            changelist_link(JobRun, "profile refreshes", kind__exact=SUBSCRIBER_DETAILS_KIND, q=str(community)),
+            changelist_link(VkSubscription, gettext("members"), community__id__exact=community.pk, is_member__exact=1),
+            changelist_link(VkMembershipEvent, gettext("joins and leaves"), community__id__exact=community.pk),
+            changelist_link(JobRun, gettext("subscriber syncs"), kind__exact=SUBSCRIBERS_KIND, q=str(community)),
+            changelist_link(
+                JobRun, gettext("profile refreshes"), kind__exact=SUBSCRIBER_DETAILS_KIND, q=str(community)
+            ),
         )
 
     def _start_jobs(self, request, queryset, start, what: str):
@@ -178,21 +199,21 @@ class VkCommunityAdmin(VkIdSearchMixin, admin.ModelAdmin):
             jobs = [start(community=community, user=request.user) for community in queryset]
         new = [job for job in jobs if job.created_at >= mark]
         already = [job for job in jobs if job.created_at < mark]  # one was queued or running: that one
-        message = format_html("Started {} {} job(s): {}", len(new), what, job_links(new) if new else "none")
+        message = format_html(
+            gettext("Started {} {} job(s): {}"), len(new), what, job_links(new) if new else gettext("none")
+        )
         if already:
-            message = format_html("{}. Already under way: {}", message, job_links(already))
+            message = format_html(gettext("{}. Already under way: {}"), message, job_links(already))
         self.message_user(request, message, messages.SUCCESS)
-        if len(jobs) == 1:
-            return HttpResponseRedirect(jobrun_url(jobs[0]))
-        return None  # back to the changelist, filters kept
+        return jobs_redirect(jobs)  # the job's live page, or the list of them
 
-    @admin.action(description="Sync subscribers", permissions=["change"])
+    @admin.action(description=_("Sync subscribers"), permissions=["change"])
     def sync_subscribers(self, request, queryset):
-        return self._start_jobs(request, queryset, start_subscriber_sync, "subscriber sync")
+        return self._start_jobs(request, queryset, start_subscriber_sync, gettext("subscriber sync"))
 
-    @admin.action(description="Refresh profiles", permissions=["change"])
+    @admin.action(description=_("Refresh profiles"), permissions=["change"])
     def refresh_profiles(self, request, queryset):
-        return self._start_jobs(request, queryset, start_profile_refresh, "profile refresh")
+        return self._start_jobs(request, queryset, start_profile_refresh, gettext("profile refresh"))
 
     def get_actions(self, request):
         """One action per VK list (vk_sync.lists) besides the two above."""
@@ -223,7 +244,7 @@ class VkTokenForm(forms.ModelForm):
     def clean_token(self):
         value = self.cleaned_data.get("token")
         if value is KEEP and not (self.instance.pk and self.instance.token):
-            raise forms.ValidationError("Paste the token: a new token needs one.")
+            raise forms.ValidationError(gettext("Paste the token: a new token needs one."))
         return value.strip() if isinstance(value, str) else value
 
 
@@ -247,23 +268,23 @@ class VkTokenAdmin(admin.ModelAdmin):
     search_fields = ("label",)
     fieldsets = (
         (None, {"fields": ("label", "kind", "status", "rate_limited_until", "comes_back")}),
-        ("Token (write-only: leave empty to keep what is stored)", {"fields": ("token",)}),
-        ("Activity", {"fields": ("last_used_at", "last_error")}),
+        (_("Token (write-only: leave empty to keep what is stored)"), {"fields": ("token",)}),
+        (_("Activity"), {"fields": ("last_used_at", "last_error")}),
     )
     # Never `token` here: a read-only field is rendered as its value.
     readonly_fields = ("comes_back", "last_used_at", "last_error")
     inlines = (TokenCommunityInline,)
     actions = ("check_tokens",)
 
-    @admin.display(description="rate limited until", ordering="rate_limited_until")
+    @admin.display(description=_("rate limited until"), ordering="rate_limited_until")
     def comes_back(self, token):
         return future_time(token.rate_limited_until)
 
-    @admin.display(description="last error", ordering="last_error")
+    @admin.display(description=_("last error"), ordering="last_error")
     def last_error_short(self, token):
         return Truncator(token.last_error).chars(80) if token.last_error else "—"
 
-    @admin.action(description="Check token (one cheap VK call)", permissions=["change"])
+    @admin.action(description=_("Check token (one cheap VK call)"), permissions=["change"])
     def check_tokens(self, request, queryset):
         for token in queryset:
             check = check_token(token)
@@ -275,10 +296,10 @@ class VkTokenAdmin(admin.ModelAdmin):
 
 @admin.register(VkUser)
 class VkUserAdmin(VkIdSearchMixin, ReadOnlyAdminMixin, BigTableAdmin):
-    list_display = ("id", "first_name", "last_name", "domain", "city", "deactivated", "last_seen")
-    list_filter = ("sex",)
+    list_display = ("id", "first_name", "last_name", "domain", "city", "gender", "deactivated", "last_seen")
+    list_filter = ("sex", "gender")
     search_fields = ("first_name", "last_name", "domain")
-    search_help_text = "A number (or id123 / a vk.com link) finds that VK user id; anything else searches names."
+    search_help_text = _("A number (or id123 / a vk.com link) finds that VK user id; anything else searches names.")
     ordering = ("id",)
     fields = (
         "id",
@@ -297,13 +318,19 @@ class VkUserAdmin(VkIdSearchMixin, ReadOnlyAdminMixin, BigTableAdmin):
         "last_seen",
         "platform",
         "details_refreshed_at",
+        "gender",
+        "gender_reasons",
         "memberships",
     )
     readonly_fields = fields
 
-    @admin.display(description="communities")
+    @admin.display(description=_("gender rationale"))
+    def gender_reasons(self, user):
+        return "; ".join(user.gender_rationale) or "-"
+
+    @admin.display(description=_("communities"))
     def memberships(self, user):
-        return changelist_link(VkSubscription, "subscriptions of this user", user__id__exact=user.pk)
+        return changelist_link(VkSubscription, gettext("subscriptions of this user"), user__id__exact=user.pk)
 
 
 @admin.register(VkSubscription)
@@ -313,7 +340,7 @@ class VkSubscriptionAdmin(VkIdSearchMixin, ReadOnlyAdminMixin, BigTableAdmin):
     list_filter = ("community", "is_member")
     list_select_related = ("community", "user")
     search_fields = ("user__first_name", "user__last_name")
-    search_help_text = "A number (or id123) finds that VK user's subscriptions; anything else searches names."
+    search_help_text = _("A number (or id123) finds that VK user's subscriptions; anything else searches names.")
     fields = ("community", "user", "is_member", "first_joined_at", "left_at")
     readonly_fields = fields
 
@@ -325,7 +352,7 @@ class VkMembershipEventAdmin(VkIdSearchMixin, ReadOnlyAdminMixin, BigTableAdmin)
     list_filter = ("community", "kind")
     list_select_related = ("community", "user", "job")
     search_fields = ("user__first_name", "user__last_name")
-    search_help_text = "A number (or id123) finds that VK user's joins and leaves; anything else searches names."
+    search_help_text = _("A number (or id123) finds that VK user's joins and leaves; anything else searches names.")
     date_hierarchy = "at"
     fields = ("at", "kind", "community", "user", "job")
     readonly_fields = fields

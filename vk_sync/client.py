@@ -282,6 +282,7 @@ class VkClient:
                 return body
             exc = self._error(method, error, token)
             if isinstance(exc, TooManyRequests):
+                ratelimit.count(token.key, rate_errors=1)  # the dashboard's limits card
                 too_many += 1
                 if too_many < TOO_MANY_TRIES:
                     logger.info("VK %s via %s: error 6; retrying on the same token", method, token.label)

@@ -5,6 +5,7 @@ the starters and the admin all read this table, so a list is added once."""
 from dataclasses import dataclass
 
 from django.utils.module_loading import import_string
+from django.utils.translation import gettext_lazy as _
 
 
 @dataclass(frozen=True)
@@ -12,7 +13,7 @@ class VkList:
     name: str
     kind: str
     service: str  # dotted path of `fn(*, community_id, job_id, client=None)`
-    action: str
+    action: str  # lazily translated: the admin shows it in the user's language
     soft_time_limit: int = 60 * 60
 
     def run(self, *, community_id: int, job_id: int, client=None):
@@ -26,38 +27,38 @@ LISTS: dict[str, VkList] = {
             "subscribers",
             "vk-subscribers",
             "vk_sync.services.subscribers.sync_subscribers",
-            "Sync subscribers",
+            _("Sync subscribers"),
             soft_time_limit=30 * 60,
         ),
         VkList(
             "subscriber-details",
             "vk-subscriber-details",
             "vk_sync.services.profiles.refresh_subscriber_details",
-            "Refresh profiles",
+            _("Refresh profiles"),
         ),
-        VkList("posts", "vk-posts", "vk_sync.services.posts.sync_posts", "Sync posts"),
+        VkList("posts", "vk-posts", "vk_sync.services.posts.sync_posts", _("Sync posts")),
         VkList(
-            "authors", "vk-authors", "vk_sync.services.authors.sync_authors", "Sync authors (post authors' profiles)"
+            "authors", "vk-authors", "vk_sync.services.authors.sync_authors", _("Sync authors (post authors' profiles)")
         ),
         VkList(
             "interactions",
             "vk-interactions",
             "vk_sync.services.interactions.sync_interactions",
-            "Sync likes, comments and reposts",
+            _("Sync likes, comments and reposts"),
             soft_time_limit=3 * 60 * 60,
         ),
         VkList(
             "interaction-users",
             "vk-interaction-users",
             "vk_sync.services.interactions.refresh_interaction_users",
-            "Refresh profiles of people who interacted",
+            _("Refresh profiles of people who interacted"),
         ),
-        VkList("mailing", "vk-mailing", "vk_sync.services.mailing.sync_mailing", "Sync mailing list (dialogs)"),
+        VkList("mailing", "vk-mailing", "vk_sync.services.mailing.sync_mailing", _("Sync mailing list (dialogs)")),
         VkList(
             "mailing-analysis",
             "vk-mailing-analysis",
             "vk_sync.services.mailing_analysis.analyze_mailing",
-            "Analyse first messages (missing only)",
+            _("Analyse first messages (missing only)"),
         ),
     ]
 }

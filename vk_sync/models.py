@@ -7,21 +7,24 @@ plain integer sets against the database without any id mapping.
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from leadops.fields import EncryptedTextField
+from leadops.gender import GENDERS
 from leadops.models import JobRun
 
 
 class VkCommunity(models.Model):
-    id = models.BigIntegerField(primary_key=True, help_text="VK group id (positive)")
-    screen_name = models.CharField(max_length=128, blank=True)
-    name = models.CharField(max_length=255, blank=True)
-    members_count = models.PositiveIntegerField(null=True, blank=True)
+    id = models.BigIntegerField(primary_key=True, help_text=_("VK group id (positive)"), verbose_name=_("id"))
+    screen_name = models.CharField(max_length=128, blank=True, verbose_name=_("screen name"))
+    name = models.CharField(max_length=255, blank=True, verbose_name=_("name"))
+    members_count = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("members count"))
     # Per list ("subscribers", "subscriber-details", "posts", ...): {"at", "result", "counts"} of the last sync.
-    last_sync = models.JSONField(default=dict, blank=True)
+    last_sync = models.JSONField(default=dict, blank=True, verbose_name=_("last sync"))
 
     class Meta:
-        verbose_name_plural = "VK communities"
+        verbose_name = _("VK community")
+        verbose_name_plural = _("VK communities")
         ordering = ["name"]
 
     def __str__(self):
@@ -30,25 +33,29 @@ class VkCommunity(models.Model):
 
 class VkToken(models.Model):
     class Kind(models.TextChoices):
-        USER = "user"
-        COMMUNITY = "community"
-        SERVICE = "service"
+        USER = "user", _("User")
+        COMMUNITY = "community", _("Community")
+        SERVICE = "service", _("Service")
 
     class Status(models.TextChoices):
-        ACTIVE = "active"
-        INVALID = "invalid"
-        RATE_LIMITED = "rate_limited", "rate limited"
+        ACTIVE = "active", _("Active")
+        INVALID = "invalid", _("Invalid")
+        RATE_LIMITED = "rate_limited", _("rate limited")
 
-    kind = models.CharField(max_length=16, choices=Kind.choices)
-    token = EncryptedTextField()
-    label = models.CharField(max_length=128, unique=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
-    rate_limited_until = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
-    communities = models.ManyToManyField(VkCommunity, through="VkTokenCommunity", related_name="tokens", blank=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices, verbose_name=_("kind"))
+    token = EncryptedTextField(verbose_name=_("token"))
+    label = models.CharField(max_length=128, unique=True, verbose_name=_("label"))
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE, verbose_name=_("status"))
+    rate_limited_until = models.DateTimeField(null=True, blank=True, verbose_name=_("rate limited until"))
+    last_error = models.TextField(blank=True, verbose_name=_("last error"))
+    last_used_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last used at"))
+    communities = models.ManyToManyField(
+        VkCommunity, through="VkTokenCommunity", related_name="tokens", blank=True, verbose_name=_("communities")
+    )
 
     class Meta:
+        verbose_name = _("VK token")
+        verbose_name_plural = _("VK tokens")
         ordering = ["label"]
 
     def __str__(self):
@@ -64,12 +71,14 @@ class VkToken(models.Model):
 class VkTokenCommunity(models.Model):
     """What a token may do in a community (admin level 3 = administrator: reposts need it)."""
 
-    token = models.ForeignKey(VkToken, on_delete=models.CASCADE)
-    community = models.ForeignKey(VkCommunity, on_delete=models.CASCADE)
-    admin_level = models.PositiveSmallIntegerField(default=0)
-    checked_at = models.DateTimeField(null=True, blank=True)
+    token = models.ForeignKey(VkToken, on_delete=models.CASCADE, verbose_name=_("token"))
+    community = models.ForeignKey(VkCommunity, on_delete=models.CASCADE, verbose_name=_("community"))
+    admin_level = models.PositiveSmallIntegerField(default=0, verbose_name=_("admin level"))
+    checked_at = models.DateTimeField(null=True, blank=True, verbose_name=_("checked at"))
 
     class Meta:
+        verbose_name = _("VK token community")
+        verbose_name_plural = _("VK token communities")
         constraints = [models.UniqueConstraint(fields=["token", "community"], name="vktokencommunity_unique")]
 
     def __str__(self):
@@ -77,25 +86,37 @@ class VkTokenCommunity(models.Model):
 
 
 class VkUser(models.Model):
-    id = models.BigIntegerField(primary_key=True, help_text="VK user id")
-    first_name = models.CharField(max_length=255, blank=True)
-    last_name = models.CharField(max_length=255, blank=True)
-    sex = models.PositiveSmallIntegerField(null=True, blank=True, help_text="VK: 1 female, 2 male, 0 unknown")
-    bdate = models.CharField(max_length=16, blank=True)
-    city = models.CharField(max_length=128, blank=True)
-    country = models.CharField(max_length=128, blank=True)
-    photo = models.URLField(max_length=500, blank=True)
-    domain = models.CharField(max_length=128, blank=True)
-    has_mobile = models.BooleanField(null=True, blank=True)
-    is_closed = models.BooleanField(null=True, blank=True)
-    can_access_closed = models.BooleanField(null=True, blank=True)
-    deactivated = models.CharField(max_length=32, blank=True)
-    last_seen = models.DateTimeField(null=True, blank=True)
-    platform = models.PositiveSmallIntegerField(null=True, blank=True)
-    details_refreshed_at = models.DateTimeField(null=True, blank=True)
+    id = models.BigIntegerField(primary_key=True, help_text=_("VK user id"), verbose_name=_("id"))
+    first_name = models.CharField(max_length=255, blank=True, verbose_name=_("first name"))
+    last_name = models.CharField(max_length=255, blank=True, verbose_name=_("last name"))
+    sex = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text=_("VK: 1 female, 2 male, 0 unknown"), verbose_name=_("sex")
+    )
+    bdate = models.CharField(max_length=16, blank=True, verbose_name=_("bdate"))
+    city = models.CharField(max_length=128, blank=True, verbose_name=_("city"))
+    country = models.CharField(max_length=128, blank=True, verbose_name=_("country"))
+    photo = models.URLField(max_length=500, blank=True, verbose_name=_("photo"))
+    domain = models.CharField(max_length=128, blank=True, verbose_name=_("domain"))
+    has_mobile = models.BooleanField(null=True, blank=True, verbose_name=_("has mobile"))
+    is_closed = models.BooleanField(null=True, blank=True, verbose_name=_("is closed"))
+    can_access_closed = models.BooleanField(null=True, blank=True, verbose_name=_("can access closed"))
+    deactivated = models.CharField(max_length=32, blank=True, verbose_name=_("deactivated"))
+    last_seen = models.DateTimeField(null=True, blank=True, verbose_name=_("last seen"))
+    platform = models.PositiveSmallIntegerField(null=True, blank=True, verbose_name=_("platform"))
+    details_refreshed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("details refreshed at"))
+    # VK's own sex when it has one, else leadops.gender's estimate; "" = not computed yet (see
+    # services.gender). db_default: the raw-SQL insert of new members starts at "".
+    gender = models.CharField(
+        max_length=8, choices=GENDERS, blank=True, default="", db_default="", verbose_name=_("gender")
+    )
+    gender_rationale = models.JSONField(
+        default=list, blank=True, db_default=[], help_text=_("the rules that fired"), verbose_name=_("gender rationale")
+    )
 
     class Meta:
-        verbose_name = "VK user"
+        verbose_name_plural = _("VK users")
+        verbose_name = _("VK user")
+        indexes = [models.Index(fields=["id"], condition=Q(gender=""), name="vkuser_gender_pending")]
 
     def __str__(self):
         name = f"{self.first_name} {self.last_name}".strip()
@@ -103,13 +124,19 @@ class VkUser(models.Model):
 
 
 class VkSubscription(models.Model):
-    community = models.ForeignKey(VkCommunity, on_delete=models.CASCADE, related_name="subscriptions")
-    user = models.ForeignKey(VkUser, on_delete=models.CASCADE, related_name="subscriptions")
-    is_member = models.BooleanField(default=True)
-    first_joined_at = models.DateTimeField(help_text="when a sync first saw them (VK does not say when they joined)")
-    left_at = models.DateTimeField(null=True, blank=True)
+    community = models.ForeignKey(
+        VkCommunity, on_delete=models.CASCADE, related_name="subscriptions", verbose_name=_("community")
+    )
+    user = models.ForeignKey(VkUser, on_delete=models.CASCADE, related_name="subscriptions", verbose_name=_("user"))
+    is_member = models.BooleanField(default=True, verbose_name=_("is member"))
+    first_joined_at = models.DateTimeField(
+        help_text=_("when a sync first saw them (VK does not say when they joined)"), verbose_name=_("first joined at")
+    )
+    left_at = models.DateTimeField(null=True, blank=True, verbose_name=_("left at"))
 
     class Meta:
+        verbose_name = _("VK subscription")
+        verbose_name_plural = _("VK subscriptions")
         constraints = [models.UniqueConstraint(fields=["community", "user"], name="vksubscription_unique")]
         indexes = [
             models.Index(fields=["community", "user"], condition=Q(is_member=True), name="vksubscription_members"),
@@ -122,16 +149,22 @@ class VkSubscription(models.Model):
 
 class VkMembershipEvent(models.Model):
     class Kind(models.TextChoices):
-        JOIN = "join"
-        LEAVE = "leave"
+        JOIN = "join", _("Join")
+        LEAVE = "leave", _("Leave")
 
-    community = models.ForeignKey(VkCommunity, on_delete=models.CASCADE, related_name="membership_events")
-    user = models.ForeignKey(VkUser, on_delete=models.CASCADE, related_name="+")
-    kind = models.CharField(max_length=8, choices=Kind.choices)
-    at = models.DateTimeField()
-    job = models.ForeignKey(JobRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    community = models.ForeignKey(
+        VkCommunity, on_delete=models.CASCADE, related_name="membership_events", verbose_name=_("community")
+    )
+    user = models.ForeignKey(VkUser, on_delete=models.CASCADE, related_name="+", verbose_name=_("user"))
+    kind = models.CharField(max_length=8, choices=Kind.choices, verbose_name=_("kind"))
+    at = models.DateTimeField(verbose_name=_("at"))
+    job = models.ForeignKey(
+        JobRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("job")
+    )
 
     class Meta:
+        verbose_name = _("VK membership event")
+        verbose_name_plural = _("VK membership events")
         ordering = ["-at"]
         indexes = [models.Index(fields=["community", "-at"], name="vkevent_recent")]
 
@@ -140,21 +173,25 @@ class VkMembershipEvent(models.Model):
 
 
 class VkPost(models.Model):
-    community = models.ForeignKey(VkCommunity, on_delete=models.CASCADE, related_name="posts")
-    post_id = models.BigIntegerField()
-    date = models.DateTimeField()
-    text = models.TextField(blank=True)
-    from_id = models.BigIntegerField(null=True, blank=True)
-    signer_id = models.BigIntegerField(null=True, blank=True)
-    created_by = models.BigIntegerField(null=True, blank=True)
-    photo_url = models.URLField(max_length=500, blank=True)
-    likes_count = models.PositiveIntegerField(default=0)
-    comments_count = models.PositiveIntegerField(default=0)
-    reposts_count = models.PositiveIntegerField(default=0)
-    views_count = models.PositiveIntegerField(default=0)
-    interactions_synced_at = models.DateTimeField(null=True, blank=True)
+    community = models.ForeignKey(
+        VkCommunity, on_delete=models.CASCADE, related_name="posts", verbose_name=_("community")
+    )
+    post_id = models.BigIntegerField(verbose_name=_("post id"))
+    date = models.DateTimeField(verbose_name=_("date"))
+    text = models.TextField(blank=True, verbose_name=_("text"))
+    from_id = models.BigIntegerField(null=True, blank=True, verbose_name=_("from id"))
+    signer_id = models.BigIntegerField(null=True, blank=True, verbose_name=_("signer id"))
+    created_by = models.BigIntegerField(null=True, blank=True, verbose_name=_("created by"))
+    photo_url = models.URLField(max_length=500, blank=True, verbose_name=_("photo url"))
+    likes_count = models.PositiveIntegerField(default=0, verbose_name=_("likes count"))
+    comments_count = models.PositiveIntegerField(default=0, verbose_name=_("comments count"))
+    reposts_count = models.PositiveIntegerField(default=0, verbose_name=_("reposts count"))
+    views_count = models.PositiveIntegerField(default=0, verbose_name=_("views count"))
+    interactions_synced_at = models.DateTimeField(null=True, blank=True, verbose_name=_("interactions synced at"))
 
     class Meta:
+        verbose_name = _("VK post")
+        verbose_name_plural = _("VK posts")
         ordering = ["-date"]
         constraints = [models.UniqueConstraint(fields=["community", "post_id"], name="vkpost_unique")]
         indexes = [models.Index(fields=["community", "-date"], name="vkpost_recent")]
@@ -165,17 +202,21 @@ class VkPost(models.Model):
 
 class VkInteraction(models.Model):
     class Kind(models.TextChoices):
-        LIKE = "like"
-        COMMENT = "comment"
-        REPOST = "repost"
+        LIKE = "like", _("Like")
+        COMMENT = "comment", _("Comment")
+        REPOST = "repost", _("Repost")
 
-    post = models.ForeignKey(VkPost, on_delete=models.CASCADE, related_name="interactions")
-    user = models.ForeignKey(VkUser, on_delete=models.CASCADE, related_name="interactions")
-    kind = models.CharField(max_length=8, choices=Kind.choices)
-    at = models.DateTimeField(null=True, blank=True, help_text="comments and reposts have a date; likes do not")
-    comment_id = models.BigIntegerField(default=0, help_text="0 for likes and reposts")
+    post = models.ForeignKey(VkPost, on_delete=models.CASCADE, related_name="interactions", verbose_name=_("post"))
+    user = models.ForeignKey(VkUser, on_delete=models.CASCADE, related_name="interactions", verbose_name=_("user"))
+    kind = models.CharField(max_length=8, choices=Kind.choices, verbose_name=_("kind"))
+    at = models.DateTimeField(
+        null=True, blank=True, help_text=_("comments and reposts have a date; likes do not"), verbose_name=_("at")
+    )
+    comment_id = models.BigIntegerField(default=0, help_text=_("0 for likes and reposts"), verbose_name=_("comment id"))
 
     class Meta:
+        verbose_name = _("VK interaction")
+        verbose_name_plural = _("VK interactions")
         constraints = [
             models.UniqueConstraint(fields=["post", "user", "kind", "comment_id"], name="vkinteraction_unique")
         ]
@@ -186,13 +227,17 @@ class VkInteraction(models.Model):
 
 
 class VkAuthor(models.Model):
-    community = models.ForeignKey(VkCommunity, on_delete=models.CASCADE, related_name="authors")
-    user = models.ForeignKey(VkUser, on_delete=models.CASCADE, related_name="authored")
-    posts_count = models.PositiveIntegerField(default=0)
-    first_post_at = models.DateTimeField(null=True, blank=True)
-    last_post_at = models.DateTimeField(null=True, blank=True)
+    community = models.ForeignKey(
+        VkCommunity, on_delete=models.CASCADE, related_name="authors", verbose_name=_("community")
+    )
+    user = models.ForeignKey(VkUser, on_delete=models.CASCADE, related_name="authored", verbose_name=_("user"))
+    posts_count = models.PositiveIntegerField(default=0, verbose_name=_("posts count"))
+    first_post_at = models.DateTimeField(null=True, blank=True, verbose_name=_("first post at"))
+    last_post_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last post at"))
 
     class Meta:
+        verbose_name = _("VK author")
+        verbose_name_plural = _("VK authors")
         constraints = [models.UniqueConstraint(fields=["community", "user"], name="vkauthor_unique")]
 
     def __str__(self):
@@ -200,15 +245,19 @@ class VkAuthor(models.Model):
 
 
 class VkDialog(models.Model):
-    community = models.ForeignKey(VkCommunity, on_delete=models.CASCADE, related_name="dialogs")
-    user = models.ForeignKey(VkUser, on_delete=models.CASCADE, related_name="dialogs")
-    can_write = models.BooleanField(null=True, blank=True)
-    last_message_date = models.DateTimeField(null=True, blank=True)
-    first_message_date = models.DateTimeField(null=True, blank=True)
-    first_message_from_id = models.BigIntegerField(null=True, blank=True)
-    analyzed_at = models.DateTimeField(null=True, blank=True)
+    community = models.ForeignKey(
+        VkCommunity, on_delete=models.CASCADE, related_name="dialogs", verbose_name=_("community")
+    )
+    user = models.ForeignKey(VkUser, on_delete=models.CASCADE, related_name="dialogs", verbose_name=_("user"))
+    can_write = models.BooleanField(null=True, blank=True, verbose_name=_("can write"))
+    last_message_date = models.DateTimeField(null=True, blank=True, verbose_name=_("last message date"))
+    first_message_date = models.DateTimeField(null=True, blank=True, verbose_name=_("first message date"))
+    first_message_from_id = models.BigIntegerField(null=True, blank=True, verbose_name=_("first message from id"))
+    analyzed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("analyzed at"))
 
     class Meta:
+        verbose_name = _("VK dialog")
+        verbose_name_plural = _("VK dialogs")
         constraints = [models.UniqueConstraint(fields=["community", "user"], name="vkdialog_unique")]
         indexes = [
             models.Index(fields=["community"], condition=Q(first_message_date__isnull=True), name="vkdialog_unanalyzed")

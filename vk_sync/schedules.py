@@ -51,4 +51,15 @@ SCHEDULES = [
             "analysis of dialogs not analysed yet, per VK community."
         ),
     ),
+    Schedule(
+        name="Estimate VK users' gender hourly",
+        task="vk_sync.tasks.refresh_genders_task",
+        crontab={"minute": "45"},  # every hour at :45 UTC
+        description=(
+            "Fills in the gender of VK users written without a profile's sex (new members, authors, people who "
+            "interacted, deactivated profiles): VK's own sex when on file, else the estimate from the names and "
+            "the short address. Profile refreshes set it themselves. Turning this off leaves those users "
+            "without a gender until a subscriber-details sync."
+        ),
+    ),
 ]

@@ -89,3 +89,11 @@ def scheduled_interaction_syncs() -> list[int]:
 def scheduled_mailing_syncs() -> list[int]:
     """Daily: the dialogs of every community, and the first message of dialogs not analysed yet."""
     return _start_for_every_community("mailing", "mailing-analysis")
+
+
+@shared_task(soft_time_limit=30 * 60, time_limit=30 * 60 + 120)
+def refresh_genders_task() -> int:
+    """Beat: the gender of VK users written without a profile's sex (new members, authors...)."""
+    from .services.gender import refresh_genders
+
+    return refresh_genders()

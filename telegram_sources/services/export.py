@@ -17,6 +17,7 @@ from leadops.jobs import JobReporter
 
 from ..gateway import PAGE_SIZE, GroupInfo, TelegramError, TelegramGateway
 from ..models import ExportCheckpoint, Membership, TelegramGroup
+from .gender import refresh_genders
 from .stats import recompute_offline_stats
 from .writer import write_participants
 
@@ -230,6 +231,10 @@ class GroupExport:
             self.checkpoint.delete()
             self.checkpoint = None  # finished: nothing left to flush
         self._report(result, hidden=hidden)
+        # New and renamed members have no gender estimate yet (the writer leaves "").
+        estimated = refresh_genders()
+        if estimated:
+            self.job.log(f"gender estimated for {estimated} users")
         return result
 
     def _report(self, result: ExportResult, hidden: bool) -> None:

@@ -53,6 +53,8 @@ IMPORTED_FIELDS = [
     "last_offline_at",
     "in_reference",
 ]
+# Where the names the gender estimate reads sit in a _snapshot.
+NAME_FIELDS = [IMPORTED_FIELDS.index(name) for name in ("username", "first_name", "last_name")]
 
 
 # --- import hooks: keys other apps own -----------------------------------------------------
@@ -225,8 +227,12 @@ def import_members(*, path) -> ImportResult:
                 create(member)
 
         changed = [user for pk, user in matched.items() if _snapshot(user) != before[pk]]
+        for user in changed:
+            now, then = _snapshot(user), before[user.pk]
+            if any(now[i] != then[i] for i in NAME_FIELDS):
+                user.gender = ""  # the estimate was of the old name: refresh_genders redoes it
         users.bulk_create(created, batch_size=BATCH)
-        bulk_update_values(changed, IMPORTED_FIELDS)
+        bulk_update_values(changed, [*IMPORTED_FIELDS, "gender"])
 
         notes = []
         for hook in hooks:

@@ -97,7 +97,11 @@ def write_participants(
             f"  phone = CASE WHEN excluded.phone <> '' THEN excluded.phone ELSE {USERS}.phone END,"
             f"  is_bot = excluded.is_bot, is_premium = excluded.is_premium, is_verified = excluded.is_verified,"
             f"  status = excluded.status,"
-            f"  first_seen_at = COALESCE({USERS}.first_seen_at, excluded.first_seen_at)",
+            f"  first_seen_at = COALESCE({USERS}.first_seen_at, excluded.first_seen_at),"
+            # A changed name makes the gender estimate stale: "" = refresh_genders redoes it.
+            # (On the right-hand side {USERS}.x is the row before this update; none is NULL.)
+            f"  gender = CASE WHEN {USERS}.first_name <> excluded.first_name OR {USERS}.last_name <> excluded.last_name"
+            f"   OR {USERS}.username <> excluded.username THEN '' ELSE {USERS}.gender END",
             [seen_at],
         )
         cursor.execute(

@@ -128,8 +128,9 @@ def test_it_starts_one_job_per_community_and_lists_them(admin_client, community,
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         response = action(admin_client, "sync_subscribers", community, other)
 
-    assert response.status_code == 302 and response["Location"].startswith(COMMUNITIES_URL)
     jobs = JobRun.objects.order_by("pk")
+    assert response.status_code == 302  # to the list of exactly those jobs
+    assert response["Location"] == f"{reverse('admin:leadops_jobrun_changelist')}?id__in={jobs[0].pk},{jobs[1].pk}"
     assert sorted(job.target for job in jobs) == ["Городские события", "Другое"]
     assert len(callbacks) == 2
     html = admin_client.get(response["Location"]).content.decode()

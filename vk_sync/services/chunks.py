@@ -63,6 +63,9 @@ def run_chunks(
     # database fails a second writer at once instead of waiting: write one chunk at a time there.
     write_lock = threading.Lock() if connection.vendor == "sqlite" else contextlib.nullcontext()
     retry: list[Chunk] = []
+    # A BaseException in a worker thread (leadops.jobs.JobCancelled from on_done's progress
+    # report) stops every thread before its next chunk and is raised again here, in the caller.
+    stopped: list[BaseException] = []
     todo: queue.Queue[Chunk] = queue.Queue()
     for chunk in chunks:
         todo.put(chunk)
@@ -111,7 +114,7 @@ def run_chunks(
 
     def worker(own: TokenHandle):
         try:
-            while True:
+            while not stopped:
                 try:
                     chunk = todo.get_nowait()
                 except queue.Empty:
@@ -122,6 +125,9 @@ def run_chunks(
                 if token is None:
                     with lock:
                         retry.append(chunk)
+        except BaseException as exc:
+            with lock:
+                stopped.append(exc)
         finally:
             connection.close()  # each thread had its own database connection
 
@@ -133,6 +139,8 @@ def run_chunks(
         thread.start()
     for thread in threads:
         thread.join()
+    if stopped:
+        raise stopped[0]
 
     # Phase 2.2: slowly, one at a time, every token again.
     for chunk in retry:

@@ -31,6 +31,8 @@ from ..client import NoUsableToken, TokenHandle, VkClient
 from ..errors import ListIncomplete
 from ..models import VkCommunity, VkDialog, VkTokenCommunity, VkUser
 from .chunks import Chunk, run_chunks
+from .gender import FIELDS as GENDER_FIELDS
+from .gender import set_gender
 from .lastsync import save_last_sync
 
 log = logging.getLogger(__name__)
@@ -199,10 +201,10 @@ def store_pages(community_id: int, pages: list[Page]) -> tuple[int, int]:
             user.sex = data.get("sex")
             user.photo = str(data.get("photo_100", ""))[:500]
             user.domain = str(data.get("domain") or data.get("screen_name") or "")[:128]
-            full.append(user)
+            full.append(set_gender(user))
         else:
-            basic.append(user)
-    for users, fields in ((full, FULL), (basic, BASIC)):
+            basic.append(user)  # gender "": without the sex here, refresh_genders redoes it from the row
+    for users, fields in ((full, FULL + GENDER_FIELDS), (basic, BASIC + ["gender"])):
         if users:
             VkUser.objects.bulk_create(users, update_conflicts=True, unique_fields=["id"], update_fields=fields)
     if bare:

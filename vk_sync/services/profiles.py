@@ -15,6 +15,8 @@ from leadops.jobs import JobReporter, track_job
 from ..client import TokenHandle, VkClient
 from ..models import VkCommunity, VkUser
 from .chunks import Chunk, run_chunks
+from .gender import FIELDS as GENDER_FIELDS
+from .gender import refresh_genders, set_gender
 from .lastsync import record_sync
 
 IDS_PER_CALL = 1000
@@ -36,6 +38,7 @@ UPDATED = [
     "last_seen",
     "platform",
     "details_refreshed_at",
+    *GENDER_FIELDS,
 ]
 
 USERS_CODE = """var batches = %(batches)s;
@@ -51,7 +54,7 @@ return out;"""
 
 def _user(data: dict, now: datetime) -> VkUser:
     last_seen = data.get("last_seen") or {}
-    return VkUser(
+    user = VkUser(
         id=data["id"],
         first_name=data.get("first_name", "")[:255],
         last_name=data.get("last_name", "")[:255],
@@ -69,6 +72,7 @@ def _user(data: dict, now: datetime) -> VkUser:
         platform=last_seen.get("platform"),
         details_refreshed_at=now,
     )
+    return set_gender(user)  # from the names and sex just fetched, so it is never stale
 
 
 def refresh_profiles(*, user_ids: list[int], client: VkClient, job: JobReporter | None = None) -> dict:
@@ -120,5 +124,10 @@ def refresh_subscriber_details(*, community_id: int, job_id: int, client: VkClie
         ids = list(community.subscriptions.filter(is_member=True).values_list("user_id", flat=True))
         job.log(f"{community}: refreshing {len(ids)} profiles")
         counts = refresh_profiles(user_ids=ids, client=client, job=job)
+        # Profiles fetched have their gender; members whose profile failed, and rows other
+        # syncs wrote without one, get the estimate from what is on file.
+        estimated = refresh_genders()
+        if estimated:
+            job.log(f"gender estimated from the stored names of {estimated} users")
         record_sync(community.pk, "subscriber-details", "ok" if not counts["failed"] else "partial", counts)
         return counts

@@ -132,6 +132,7 @@ def sync_subscribers(*, community_id: int, job_id: int, client: VkClient | None 
                 f"fetched {len(members)} of {expected} members ({len(members) / max(expected, 1):.1%}), under the "
                 f"{settings.VK_SAFETY_THRESHOLD:.0%} safety threshold: nothing was changed"
             )
+        job.check_cancelled()  # the apply is one transaction: a cancel that came in meanwhile stops it here
         result = apply_members(
             community=community, members=members, covered=covered_ranges(fetched.pages.values()), job=job.job
         )

@@ -9,6 +9,6 @@ RUN SECRET_KEY=collectstatic-only \
     LEADOPS_ENCRYPTION_KEYS=$(python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())") \
     STATIC_ROOT=/app/staticfiles python manage.py collectstatic --noinput --verbosity 0
 ENV STATIC_ROOT=/app/staticfiles
-RUN useradd --create-home leadops && mkdir -p /app/var && chown leadops /app/var
+RUN useradd --create-home leadops && mkdir -p /app/var/media && chown -R leadops /app/var
 USER leadops
 EXPOSE 8000

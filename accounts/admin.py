@@ -14,6 +14,8 @@ from django.contrib import admin, messages
 from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.text import Truncator
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from leadops import ratelimit
 from leadops.admin_tools import future_time
@@ -45,13 +47,13 @@ class TelegramAccountForm(forms.ModelForm):
     def clean_api_id(self):
         value = self.cleaned_data.get("api_id")
         if value not in (KEEP, CLEAR, None, "") and (problem := api_id_problem(value)):
-            raise forms.ValidationError(f"api_id {problem}.")
+            raise forms.ValidationError(gettext("api_id %(problem)s.") % {"problem": problem})
         return value.strip() if isinstance(value, str) else value
 
     def clean_proxy_url(self):
         value = self.cleaned_data.get("proxy_url")
         if value not in (KEEP, CLEAR, None, "") and (problem := proxy_problem(value)):
-            raise forms.ValidationError(f"The proxy URL {problem}.")
+            raise forms.ValidationError(gettext("The proxy URL %(problem)s.") % {"problem": problem})
         return value.strip() if isinstance(value, str) else value
 
 
@@ -72,11 +74,11 @@ class TelegramAccountAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("session_name", "status", "next_allowed_action_time", "comes_back")}),
         (
-            "Credentials (write-only: leave a field empty to keep what is stored)",
+            _("Credentials (write-only: leave a field empty to keep what is stored)"),
             {"fields": ("api_id", "api_hash", "string_session", "proxy_url", "phone")},
         ),
         (
-            "Activity",
+            _("Activity"),
             {
                 "fields": (
                     "channels_joined_count",
@@ -109,19 +111,19 @@ class TelegramAccountAdmin(admin.ModelAdmin):
             super().get_queryset(request).annotate(joins_24h=Count("targets", filter=Q(targets__joined_at__gt=day_ago)))
         )
 
-    @admin.display(description="comes back", ordering="next_allowed_action_time")
+    @admin.display(description=_("comes back"), ordering="next_allowed_action_time")
     def comes_back(self, account):
         return future_time(account.next_allowed_action_time)
 
-    @admin.display(description="joins in last 24 h", ordering="joins_24h")
+    @admin.display(description=_("joins in last 24 h"), ordering="joins_24h")
     def joins_last_24h(self, account):
         return getattr(account, "joins_24h", "—")  # annotated by get_queryset (list and change page)
 
-    @admin.display(description="last error", ordering="last_error")
+    @admin.display(description=_("last error"), ordering="last_error")
     def last_error_short(self, account):
         return Truncator(account.last_error).chars(60) if account.last_error else "—"
 
-    @admin.action(description="Disable (never used for joins until re-enabled)", permissions=["change"])
+    @admin.action(description=_("Disable (never used for joins until re-enabled)"), permissions=["change"])
     def disable(self, request, queryset):
         accounts = list(queryset.exclude(status=TelegramAccount.Status.DISABLED))
         TelegramAccount.objects.filter(pk__in=[a.pk for a in accounts]).update(status=TelegramAccount.Status.DISABLED)
@@ -129,12 +131,15 @@ class TelegramAccountAdmin(admin.ModelAdmin):
             self.log_change(request, account, "Disabled (admin action)")
         self.message_user(
             request,
-            f"{len(accounts)} account(s) disabled. A join already under way with one of them finishes; "
-            "set the status back to active on the account's page to use it again.",
+            gettext(
+                "%(count)s account(s) disabled. A join already under way with one of them finishes; "
+                "set the status back to active on the account's page to use it again."
+            )
+            % {"count": len(accounts)},
             messages.SUCCESS,
         )
 
-    @admin.action(description="Clear cooldown (active now)", permissions=["change"])
+    @admin.action(description=_("Clear cooldown (active now)"), permissions=["change"])
     def clear_cooldown(self, request, queryset):
         waiting = Q(status__in=[TelegramAccount.Status.COOLDOWN, TelegramAccount.Status.FLOOD_WAIT]) | Q(
             status=TelegramAccount.Status.ACTIVE, next_allowed_action_time__isnull=False
@@ -151,22 +156,28 @@ class TelegramAccountAdmin(admin.ModelAdmin):
                 else ""
             )
             self.log_change(request, account, f"Cooldown cleared (was {before}); status active")
-        self.message_user(request, f"Cooldown cleared on {len(accounts)} account(s).", messages.SUCCESS)
+        self.message_user(
+            request, gettext("Cooldown cleared on %(count)s account(s).") % {"count": len(accounts)}, messages.SUCCESS
+        )
         if blocked := [a.session_name for a in accounts if ratelimit.blocked_until(limiter_key(a.session_name))]:
             self.message_user(
                 request,
-                f"Still blocked by Telegram's own FloodWait in the rate limiter: {', '.join(blocked)}. "
-                "The joiner skips them until that block runs out.",
+                gettext(
+                    "Still blocked by Telegram's own FloodWait in the rate limiter: %(names)s. "
+                    "The joiner skips them until that block runs out."
+                )
+                % {"names": ", ".join(blocked)},
                 messages.WARNING,
             )
         if names := [f"{a.session_name} ({a.status})" for a in left]:
             self.message_user(
                 request,
-                f"Left as they are (not cooling down): {', '.join(names)}. Change their status on their page.",
+                gettext("Left as they are (not cooling down): %(names)s. Change their status on their page.")
+                % {"names": ", ".join(names)},
                 messages.WARNING,
             )
 
-    @admin.action(description="Check session (credentials only, no Telegram request)", permissions=["view"])
+    @admin.action(description=_("Check session (credentials only, no Telegram request)"), permissions=["view"])
     def check_session(self, request, queryset):
         for account in queryset:
             check = check_account_credentials(account)

@@ -19,8 +19,10 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.text import Truncator
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
-from leadops.admin_tools import future_time, job_links, jobrun_url
+from leadops.admin_tools import future_time, job_links, jobs_redirect
 
 from .models import JoinTarget
 from .services.starters import JOIN_KIND, MAX_BATCH_SIZE, active_join_job, start_join_batch
@@ -34,30 +36,38 @@ CSV_MAX_BYTES = 2 * 1024 * 1024
 
 class TargetImportForm(forms.Form):
     niche = forms.CharField(
+        label=_("Niche"),
         max_length=JoinTarget._meta.get_field("niche").max_length,
         required=False,
-        help_text="The niche of every link below; in a CSV, a niche column wins over it.",
+        help_text=_("The niche of every link below; in a CSV, a niche column wins over it."),
     )
     links = forms.CharField(
+        label=_("Links"),
         required=False,
         strip=False,
         widget=forms.Textarea(attrs={"rows": 14, "cols": 80, "placeholder": "https://t.me/name\n@name\nt.me/+hash"}),
-        help_text="One link per line: https://t.me/name, @name, t.me/+hash, t.me/joinchat/hash. "
-        "Blank lines and lines starting with # are skipped.",
+        help_text=_(
+            "One link per line: https://t.me/name, @name, t.me/+hash, t.me/joinchat/hash. "
+            "Blank lines and lines starting with # are skipped."
+        ),
     )
     csv_file = forms.FileField(
-        required=False, label="or a CSV file", help_text="Header row with a link column; niche and title optional."
+        required=False,
+        label=_("or a CSV file"),
+        help_text=_("Header row with a link column; niche and title optional."),
     )
 
     def clean(self):
         data = super().clean()
         links, upload = (data.get("links") or "").strip(), data.get("csv_file")
         if bool(links) == bool(upload):
-            raise forms.ValidationError("Paste links or choose a CSV file (one of the two).")
+            raise forms.ValidationError(gettext("Paste links or choose a CSV file (one of the two)."))
         if links and not (data.get("niche") or "").strip():
-            self.add_error("niche", "Pasted links need a niche.")
+            self.add_error("niche", gettext("Pasted links need a niche."))
         if upload and upload.size > CSV_MAX_BYTES:
-            self.add_error("csv_file", f"The file is larger than {CSV_MAX_BYTES // (1024 * 1024)} MB.")
+            self.add_error(
+                "csv_file", gettext("The file is larger than %(mb)s MB.") % {"mb": CSV_MAX_BYTES // (1024 * 1024)}
+            )
         return data
 
 
@@ -78,7 +88,7 @@ class JoinTargetAdmin(admin.ModelAdmin):
     list_filter = ("niche", "status", "assigned_account")
     list_select_related = ("assigned_account",)
     search_fields = ("username", "title")
-    search_help_text = "Searches the username (@name) and the title."
+    search_help_text = _("Searches the username (@name) and the title.")
     fields = (
         "link",
         "username",
@@ -118,19 +128,19 @@ class JoinTargetAdmin(admin.ModelAdmin):
     )
     actions = ("join_selected",)
 
-    @admin.display(description="warm-up until", ordering="warmup_ends_at")
+    @admin.display(description=_("warm-up until"), ordering="warmup_ends_at")
     def warmup_until(self, target):
         if not target.warmup_ends_at:
             return "—"
         ahead = future_time(target.warmup_ends_at)
         stamp = f"{target.warmup_ends_at:%Y-%m-%d %H:%M}"
-        return format_html("{} ({})", stamp, ahead) if ahead != "—" else f"{stamp} (over)"
+        return format_html("{} ({})", stamp, ahead) if ahead != "—" else gettext("%(time)s (over)") % {"time": stamp}
 
-    @admin.display(description="error", ordering="error_message")
+    @admin.display(description=_("error"), ordering="error_message")
     def error_short(self, target):
         return Truncator(target.error_message).chars(60) if target.error_message else "—"
 
-    @admin.action(description="Join selected now", permissions=["change"])
+    @admin.action(description=_("Join selected now"), permissions=["change"])
     def join_selected(self, request, queryset):
         by_niche: dict[str, list[int]] = defaultdict(list)
         for pk, niche in (
@@ -147,21 +157,26 @@ class JoinTargetAdmin(admin.ModelAdmin):
                     busy.append(active)
                     continue
                 if len(ids) > MAX_BATCH_SIZE:
-                    capped.append(f"{niche}: {MAX_BATCH_SIZE} of {len(ids)}")
+                    capped.append(
+                        gettext("%(niche)s: %(taken)s of %(selected)s")
+                        % {"niche": niche, "taken": MAX_BATCH_SIZE, "selected": len(ids)}
+                    )
                 ids = ids[:MAX_BATCH_SIZE]
                 started.append(start_join_batch(niche=niche, batch_size=len(ids), target_ids=ids, user=request.user))
         if started:
             self.message_user(
                 request,
-                format_html("Started {} join job(s): {}", len(started), job_links(started)),
+                format_html(gettext("Started {} join job(s): {}"), len(started), job_links(started)),
                 messages.SUCCESS,
             )
         if busy:
             self.message_user(
                 request,
                 format_html(
-                    "A join job is already queued or running for: {}. The selected targets there stay new; "
-                    "start them again when it has finished.",
+                    gettext(
+                        "A join job is already queued or running for: {}. The selected targets there stay new; "
+                        "start them again when it has finished."
+                    ),
                     job_links(busy),
                 ),
                 messages.WARNING,
@@ -169,17 +184,23 @@ class JoinTargetAdmin(admin.ModelAdmin):
         if capped:
             self.message_user(
                 request,
-                f"At most {MAX_BATCH_SIZE} groups per batch, the oldest selected first ({'; '.join(capped)}); "
-                "the others stay new for the next batch.",
+                gettext(
+                    "At most %(size)s groups per batch, the oldest selected first (%(capped)s); "
+                    "the others stay new for the next batch."
+                )
+                % {"size": MAX_BATCH_SIZE, "capped": "; ".join(capped)},
                 messages.WARNING,
             )
         if not_new:
-            self.message_user(request, f"{not_new} selected target(s) are not new: skipped.", messages.WARNING)
+            self.message_user(
+                request,
+                gettext("%(count)s selected target(s) are not new: skipped.") % {"count": not_new},
+                messages.WARNING,
+            )
         if not by_niche and not not_new:
-            self.message_user(request, "Nothing selected to join.", messages.WARNING)
-        if len(started) == 1 and not (busy or capped or not_new):
-            return HttpResponseRedirect(jobrun_url(started[0]))
-        return None
+            self.message_user(request, gettext("Nothing selected to join."), messages.WARNING)
+        # The jobs started, and the ones already under way: the messages above show there too.
+        return jobs_redirect(started + busy)
 
     # --- bulk import of links
 
@@ -223,7 +244,7 @@ class JoinTargetAdmin(admin.ModelAdmin):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
-            "title": "Import join targets",
+            "title": gettext("Import join targets"),
             "subtitle": None,
             "form": form,
             "import_errors": errors,

@@ -7,11 +7,13 @@ from math import ceil
 from django.contrib import admin
 from django.core.paginator import Paginator
 from django.db import connections
+from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
+from django.utils.translation import gettext
 
 
 class EstimatedCountPaginator(Paginator):
@@ -41,9 +43,9 @@ class EstimatedCountPaginator(Paginator):
             return bounded
         estimate = None if queryset.query.has_filters() else table_row_estimate(queryset)
         if estimate and estimate > self.cap:
-            self.count_label = f"about {estimate:,}"
+            self.count_label = gettext("about %(count)s") % {"count": f"{estimate:,}"}
             return estimate
-        self.count_label = f"more than {self.cap:,}"
+        self.count_label = gettext("more than %(count)s") % {"count": f"{self.cap:,}"}
         return bounded
 
 
@@ -92,9 +94,15 @@ def countdown(delta: timedelta) -> str:
     minutes = max(1, ceil(delta.total_seconds() / 60))
     if minutes >= 24 * 60:  # days and hours, the hours rounded up as well
         days, hours = divmod(ceil(minutes / 60), 24)
-        return f"in {days} d {hours} h" if hours else f"in {days} d"
+        if hours:
+            return gettext("in %(days)s d %(hours)s h") % {"days": days, "hours": hours}
+        return gettext("in %(days)s d") % {"days": days}
     hours, minutes = divmod(minutes, 60)
-    return "in " + " ".join(([f"{hours} h"] if hours else []) + ([f"{minutes} min"] if minutes else []))
+    if hours and minutes:
+        return gettext("in %(hours)s h %(minutes)s min") % {"hours": hours, "minutes": minutes}
+    if hours:
+        return gettext("in %(hours)s h") % {"hours": hours}
+    return gettext("in %(minutes)s min") % {"minutes": minutes}
 
 
 def future_time(value, *, now=None) -> str:
@@ -107,6 +115,21 @@ def future_time(value, *, now=None) -> str:
 
 def jobrun_url(job) -> str:
     return reverse("admin:leadops_jobrun_change", args=[job.pk])
+
+
+def jobs_url(jobs) -> str:
+    """The page to follow jobs on: the job's own page (live progress, Cancel), or the job list filtered to them."""
+    jobs = list(jobs)
+    if len(jobs) == 1:
+        return jobrun_url(jobs[0])
+    ids = ",".join(str(job.pk) for job in sorted(jobs, key=lambda job: job.pk))
+    return f"{reverse('admin:leadops_jobrun_changelist')}?id__in={ids}"
+
+
+def jobs_redirect(jobs) -> HttpResponseRedirect | None:
+    """Where an admin action that started jobs sends the operator; None (the changelist) when it started none."""
+    jobs = list(jobs)
+    return HttpResponseRedirect(jobs_url(jobs)) if jobs else None
 
 
 def job_links(jobs) -> str:

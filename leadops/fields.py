@@ -14,6 +14,7 @@ from django.core.exceptions import FieldError, ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.db import models
 
+from leadops.logging import register_secret
 from leadops.secret_widgets import CLEAR, KEEP, SecretFormField
 
 SETTING = "LEADOPS_ENCRYPTION_KEYS"
@@ -95,12 +96,15 @@ class EncryptedTextField(models.TextField):
         value = super().get_prep_value(value)
         if value is None or value == "":
             return value
+        register_secret(value)  # whoever holds the plaintext may log it: the log scrubber knows it now
         return encrypt(value)
 
     def from_db_value(self, value, expression, connection):
         if value is None or value == "":
             return value
-        return decrypt(value)
+        plaintext = decrypt(value)
+        register_secret(plaintext)  # scrubbed from every log line this process writes (leadops.logging)
+        return plaintext
 
     def to_python(self, value):
         if value is None or isinstance(value, str):

@@ -10,6 +10,7 @@ If Redis is unreachable, `acquire` raises the Redis error: calling the API
 without a limit would risk the accounts, so failing loudly is the safe side.
 """
 
+import contextlib
 import os
 import threading
 import time
@@ -17,6 +18,11 @@ from datetime import UTC, datetime
 
 import redis
 from django.conf import settings
+
+# Counters for the dashboard (seed 001's anti-spam monitor): per key and hour, kept a day and a bit.
+SEP = "\x1f"
+STATS_KEEP_HOURS = 26
+COUNTERS = ("requests", "waits", "blocks", "rate_errors")
 
 
 class RateLimitTimeout(Exception):
@@ -90,6 +96,20 @@ class RedisLimiter:
     def block(self, key: str, seconds: float) -> None:
         self._block(keys=[f"leadops:block:{key}"], args=[seconds])
 
+    def count(self, key: str, counts: dict[str, int], hour: int) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        bucket = f"leadops:stats:{hour}"
+        for what, n in counts.items():
+            pipe.hincrby(bucket, f"{key}{SEP}{what}", n)
+        pipe.expire(bucket, STATS_KEEP_HOURS * 3600)
+        pipe.execute()
+
+    def stats(self, hours: list[int]) -> list[dict[str, int]]:
+        pipe = self.client.pipeline(transaction=False)
+        for hour in hours:
+            pipe.hgetall(f"leadops:stats:{hour}")
+        return [{k.decode(): int(v) for k, v in bucket.items()} for bucket in pipe.execute()]
+
     def blocked_until(self, key: str) -> float | None:
         pipe = self.client.pipeline(transaction=False)
         pipe.time()
@@ -106,6 +126,7 @@ class InProcessLimiter:
         self._lock = threading.Lock()
         self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, monotonic time)
         self._blocks: dict[str, float] = {}  # key -> Unix time (it is reported as a datetime)
+        self._stats: dict[int, dict[str, int]] = {}  # hour -> {"key<SEP>what": n}
 
     def attempt(self, key: str, rate: float, burst: int) -> tuple[float, float | None]:
         with self._lock:
@@ -123,6 +144,18 @@ class InProcessLimiter:
     def block(self, key: str, seconds: float) -> None:
         with self._lock:
             self._blocks[key] = max(self._blocks.get(key, 0.0), time.time() + seconds)
+
+    def count(self, key: str, counts: dict[str, int], hour: int) -> None:
+        with self._lock:
+            bucket = self._stats.setdefault(hour, {})
+            for what, n in counts.items():
+                bucket[f"{key}{SEP}{what}"] = bucket.get(f"{key}{SEP}{what}", 0) + n
+            for old in [h for h in self._stats if h <= hour - STATS_KEEP_HOURS]:
+                del self._stats[old]
+
+    def stats(self, hours: list[int]) -> list[dict[str, int]]:
+        with self._lock:
+            return [dict(self._stats.get(hour, {})) for hour in hours]
 
     def blocked_until(self, key: str) -> float | None:
         until = self._blocks.get(key)
@@ -168,6 +201,7 @@ def acquire(key: str, rate: float, burst: int = 1, timeout: float | None = None)
     while True:
         wait, until = limiter.attempt(key, rate, burst)
         if wait <= 0:
+            count(key, requests=1, waits=int(slept))
             return time.monotonic() - start if slept else 0.0
         if timeout is not None and wait > timeout - (time.monotonic() - start):
             if until is not None:
@@ -183,6 +217,28 @@ def block(key: str, seconds: float) -> None:
     """Nobody may acquire `key` for `seconds`; extends an existing block, never shortens it."""
     if seconds > 0:
         get_limiter().block(key, seconds)
+        count(key, blocks=1)
+
+
+def count(key: str, **counts: int) -> None:
+    """Add to `key`'s counters for this hour (requests, waits, blocks, rate_errors). Never fails a call."""
+    counts = {what: n for what, n in counts.items() if n}
+    if not counts:
+        return
+    with contextlib.suppress(redis.RedisError):  # statistics only: the limit itself already went through
+        get_limiter().count(key, counts, int(time.time() // 3600))
+
+
+def usage(hours: int = 24) -> dict[str, dict[str, int]]:
+    """{key: {"requests", "waits", "blocks", "rate_errors"}} summed over the last `hours` hours."""
+    now = int(time.time() // 3600)
+    totals: dict[str, dict[str, int]] = {}
+    for bucket in get_limiter().stats(list(range(now - hours + 1, now + 1))):
+        for field, n in bucket.items():
+            key, _, what = field.rpartition(SEP)
+            row = totals.setdefault(key, dict.fromkeys(COUNTERS, 0))
+            row[what] = row.get(what, 0) + n
+    return totals
 
 
 def blocked_until(key: str) -> datetime | None:

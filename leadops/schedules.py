@@ -110,3 +110,29 @@ def sync_schedules(*, schedules: list[Schedule] | None = None) -> SyncResult:
             existing.save(update_fields=["description"])
             result.described.append(entry.name)
     return result
+
+
+# The core's own entries (this module is also leadops' `schedules.py`).
+SCHEDULES = [
+    Schedule(
+        name="Write group and community reports weekly",
+        task="leadops.tasks.scheduled_weekly_reports",
+        crontab={"minute": "0", "hour": "7", "day_of_week": "1"},  # Monday 07:00 UTC, after the daily syncs
+        description=(
+            "Writes a report (HTML with charts, CSV, JSON) of every Telegram group and VK community to media "
+            "storage (MEDIA_ROOT) and lists it under Stored reports: members, joins and leaves over 90 days, "
+            "gender split, overlap with the reference, top users. Reading only; turn it off if nobody reads them "
+            "(the report of one group is always available from its admin page)."
+        ),
+    ),
+    Schedule(
+        name="Health heartbeat",
+        task="leadops.tasks.heartbeat",
+        crontab={},  # every field "*": every minute
+        description=(
+            "Beat's proof of life for /healthz: publishing this every minute records the beat tick that "
+            "/healthz checks (older than 3 minutes = beat is failing). It does no work. Leave it enabled: "
+            "turned off, /healthz and the beat container's health check report beat as failing."
+        ),
+    ),
+]

@@ -8,6 +8,7 @@ the model field may be blank. An empty submission means "keep what is stored".
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.html import format_html
+from django.utils.translation import gettext
 
 
 class _Marker:
@@ -43,17 +44,18 @@ class SecretInput(forms.PasswordInput):
         html = format_html(
             '{} <span class="secret-status">{}</span>',
             super().render(name, None, attrs, renderer),
-            "set" if is_set else "not set",
+            gettext("set") if is_set else gettext("not set"),
         )
         if self.clearable and is_set:
             checkbox_name = self.clear_checkbox_name(name)
             checkbox_id = f"{(attrs or {}).get('id') or 'id_' + name}__clear"
             html = format_html(
-                '{} <input type="checkbox" name="{}" id="{}"> <label for="{}">clear</label>',
+                '{} <input type="checkbox" name="{}" id="{}"> <label for="{}">{}</label>',
                 html,
                 checkbox_name,
                 checkbox_id,
                 checkbox_id,
+                gettext("clear"),
             )
         return html
 
@@ -80,7 +82,7 @@ class SecretFormField(forms.CharField):
 
     def to_python(self, value):
         if value is _CONTRADICTION:
-            raise ValidationError("Either enter a new value or tick clear, not both.", code="contradiction")
+            raise ValidationError(gettext("Either enter a new value or tick clear, not both."), code="contradiction")
         if value is CLEAR or value is KEEP:
             return value
         if value in self.empty_values:

@@ -64,6 +64,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "leadops.language.CookieLocaleMiddleware",  # django.middleware.locale.LocaleMiddleware, minus Accept-Language
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -115,7 +116,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en-us"
+# The admin speaks Russian (the team's language) unless LANGUAGE_CODE says otherwise; a user switches
+# for themselves with the header's language menu (a cookie, read by LocaleMiddleware).
+LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="ru")
+LANGUAGES = [("ru", "Русский"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -123,6 +128,10 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=str(VAR_DIR / "static"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Reports the weekly job writes (leadops.report_store). They hold members' names: no URL serves this
+# directory; staff download the files through the admin. Web and worker must share it.
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))
+MEDIA_URL = "media/"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -203,6 +212,12 @@ SHEETS_GATEWAY = env.str(
     "SHEETS_GATEWAY",
     default="outreach.sheets.FakeSheetsGateway" if DEBUG else "outreach.sheets.GspreadSheetsGateway",
 )
+# The demo only: the fake sheet kept in this JSON file (relative to the project) so the web process,
+# the worker and commands share it; unset, each process has its own in memory (tests).
+FAKE_SHEET_FILE = env.str("FAKE_SHEET_FILE", default="")
+# The demo only: the directory where its SMTP emulator writes each email it receives (.eml); the
+# admin lists them (Outreach messages -> "Demo mailbox"). Unset: no such page.
+DEMO_MAIL_DIR = env.str("DEMO_MAIL_DIR", default="")
 YANDEX_CLOUD_FOLDER_ID = env.str("YANDEX_CLOUD_FOLDER_ID", default="")
 YANDEX_CLOUD_IAM_TOKEN = env.str("YANDEX_CLOUD_IAM_TOKEN", default="")
 YANDEX_CLOUD_SA_KEY_FILE = env.str("YANDEX_CLOUD_SA_KEY_FILE", default="")
@@ -236,12 +251,42 @@ OUTREACH_SKIP_WEEKENDS = env.bool("OUTREACH_SKIP_WEEKENDS", default=False)
 OUTREACH_PUBLIC_URL = env.str("OUTREACH_PUBLIC_URL", default="http://127.0.0.1:8000")
 
 # --- logging ----------------------------------------------------------------
+# One handler (stderr) that every logger reaches, Django's, Celery's (leadops/celery.py keeps the worker
+# from installing its own) and gunicorn's: its filters scrub secrets and add the JobRun id of the line.
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOG_FORMAT = env.str("LOG_FORMAT", default="text" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, not {LOG_FORMAT!r}")
+_TO_ROOT = {"handlers": [], "propagate": True, "level": "INFO"}  # drop a logger's own handlers
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "filters": {
+        "job_context": {"()": "leadops.logging.JobContextFilter"},
+        "scrub_secrets": {"()": "leadops.logging.SecretScrubber"},
+    },
+    "formatters": {
+        "json": {"()": "leadops.logging.JsonFormatter"},
+        "text": {"()": "leadops.logging.TextFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            # The scrubber runs last, so nothing another filter adds escapes it.
+            "filters": ["job_context", "scrub_secrets"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # Django's defaults give these their own unfiltered handlers (runserver's request lines, the
+        # DEBUG console, mail_admins); here they reach the root's instead.
+        "django": _TO_ROOT,
+        "django.server": _TO_ROOT,
+        # gunicorn's own handlers bypass ours; once Django is loaded in a worker, its lines come here too.
+        "gunicorn.error": _TO_ROOT,
+        "gunicorn.access": _TO_ROOT,
+    },
 }
 
 if not DEBUG:

@@ -22,6 +22,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from leadops.admin_tools import ReadOnlyAdminMixin
 
@@ -96,51 +98,63 @@ class SeederBatchAdmin(ReadOnlyAdminMixin, SeederReviewViews, admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(marks_count=Count("marks"))
 
-    @admin.display(description="marks", ordering="marks_count")
+    @admin.display(description=_("marks"), ordering="marks_count")
     def marks_count(self, batch):
         return batch.marks_count
 
-    @admin.display(description="created at", ordering="created_at")
+    @admin.display(description=_("created at"), ordering="created_at")
     def created(self, batch):
         return short_time(batch.created_at)
 
-    @admin.display(description="reference snapshot at", ordering="reference_snapshot_at")
+    @admin.display(description=_("reference snapshot at"), ordering="reference_snapshot_at")
     def reference_snapshot(self, batch):
         return short_time(batch.reference_snapshot_at)
 
-    @admin.display(description="rolled back", ordering="rolled_back_at")
+    @admin.display(description=_("rolled back"), ordering="rolled_back_at")
     def rolled_back(self, batch):
         if batch.rolled_back_at is None:
             return "—"
-        by = f" by {batch.rolled_back_by}" if batch.rolled_back_by else ""
-        return f"{short_time(batch.rolled_back_at)}{by}"
+        if batch.rolled_back_by:
+            return gettext("%(time)s by %(user)s") % {
+                "time": short_time(batch.rolled_back_at),
+                "user": batch.rolled_back_by,
+            }
+        return short_time(batch.rolled_back_at)
 
-    @admin.display(description="see also")
+    @admin.display(description=_("see also"))
     def see_also(self, batch):
         if not batch.pk:
             return "—"
         marks = reverse("admin:seeders_stalemark_changelist") + "?" + urlencode({"batch__id__exact": batch.pk})
         verify = reverse("admin:seeders_seederbatch_verify") + "?" + urlencode({"batch": batch.pk})
-        return format_html('<a href="{}">its stale marks</a> · <a href="{}">verify (top-30)</a>', marks, verify)
+        return format_html(
+            '<a href="{}">{}</a> · <a href="{}">{}</a>',
+            marks,
+            gettext("its stale marks"),
+            verify,
+            gettext("verify (top-30)"),
+        )
 
-    @admin.display(description="rows before approval")
+    @admin.display(description=_("rows before approval"))
     def rows_before_table(self, batch):
         rows = [display_row(rank, complete_row(row)) for rank, row in enumerate(batch.rows_before or [], 1)]
         if not rows:
             return "—"
+        no_username = gettext("no username")
         body = format_html_join(
             "",
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             (
-                (r["rank"], r["telegram_id"], r["handle"] or "no username", r["name"], r["offline_cnt"], r["years"])
+                (r["rank"], r["telegram_id"], r["handle"] or no_username, r["name"], r["offline_cnt"], r["years"])
                 for r in rows
             ),
         )
-        return format_html(
-            "<table><thead><tr><th>#</th><th>Telegram id</th><th>Username</th><th>Name</th>"
-            "<th>Offline events</th><th>Years</th></tr></thead><tbody>{}</tbody></table>",
-            body,
+        head = format_html_join(
+            "",
+            "<th>{}</th>",
+            ((label,) for label in ("#", _("Telegram id"), _("Username"), _("Name"), _("Offline events"), _("Years"))),
         )
+        return format_html("<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>", head, body)
 
     def changelist_view(self, request, extra_context=None):
         # Without the permission the action is not offered; posting it anyway is refused outright.
@@ -155,7 +169,7 @@ class SeederBatchAdmin(ReadOnlyAdminMixin, SeederReviewViews, admin.ModelAdmin):
 
     # --- actions
 
-    @admin.action(description="Roll back selected seeder batches", permissions=["approve"])
+    @admin.action(description=_("Roll back selected seeder batches"), permissions=["approve"])
     def rollback_selected(self, request, queryset):
         self._require_approve(request)
         if request.POST.get("post") == "yes":
@@ -164,7 +178,7 @@ class SeederBatchAdmin(ReadOnlyAdminMixin, SeederReviewViews, admin.ModelAdmin):
             return None  # back to the changelist
         return self._rollback_confirmation(request, list(queryset), action="rollback_selected")
 
-    @admin.action(description="Export users as CSV", permissions=["view"])
+    @admin.action(description=_("Export users as CSV"), permissions=["view"])
     def export_users_csv(self, request, queryset):
         marks = (
             StaleMark.objects.filter(batch__in=queryset)
@@ -204,11 +218,11 @@ class SeederBatchAdmin(ReadOnlyAdminMixin, SeederReviewViews, admin.ModelAdmin):
 
 
 class MarkStateFilter(admin.SimpleListFilter):
-    title = "state"
+    title = _("state")
     parameter_name = "state"
 
     def lookups(self, request, model_admin):
-        return [("active", "Active"), ("revoked", "Revoked"), ("expired", "Expired")]
+        return [("active", _("Active")), ("revoked", _("Revoked")), ("expired", _("Expired"))]
 
     def queryset(self, request, queryset):
         now = timezone.now()
@@ -231,6 +245,6 @@ class StaleMarkAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     fields = ("user", "batch", "set_at", "until", "reason", "revoked_at", "revoked_by")
     readonly_fields = fields
 
-    @admin.display(description="active", boolean=True)
+    @admin.display(description=_("active"), boolean=True)
     def active(self, mark):
         return mark.is_active

@@ -14,6 +14,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import urlencode
+from django.utils.translation import gettext
 
 from leadops.admin import progress_bar
 from leadops.models import JobRun
@@ -59,18 +60,21 @@ def reference_status(*, now=None) -> dict:
     try:
         age = selectors.reference_age(now=now)
     except NotFound as exc:  # REFERENCE_GROUP is neither an id nor a username
-        return {**status, "fresh": False, "problem": f"REFERENCE_GROUP is not usable: {exc}"}
+        return {
+            **status,
+            "fresh": False,
+            "problem": gettext("REFERENCE_GROUP is not usable: %(error)s") % {"error": exc},
+        }
     fresh = age is not None and age <= timedelta(hours=limit)
     problem = ""
     if not settings.REFERENCE_GROUP:
-        problem = "REFERENCE_GROUP is not set: approving needs a fresh snapshot of the reference group."
+        problem = gettext("REFERENCE_GROUP is not set: approving needs a fresh snapshot of the reference group.")
     elif age is None:
-        problem = "The reference group has never been exported: refresh it before approving."
+        problem = gettext("The reference group has never been exported: refresh it before approving.")
     elif not fresh:
-        problem = (
-            f"The reference snapshot is {age.total_seconds() / 3600:.0f} h old (limit {limit} h): "
-            "refresh it before approving."
-        )
+        problem = gettext(
+            "The reference snapshot is %(age)s h old (limit %(limit)s h): refresh it before approving."
+        ) % {"age": f"{age.total_seconds() / 3600:.0f}", "limit": limit}
     snapshot_at = now - age if age is not None else None
     return {**status, "age": age, "snapshot_at": snapshot_at, "fresh": fresh, "problem": problem}
 
@@ -133,7 +137,7 @@ class SeederReviewViews:
         return self._render(
             request,
             "review.html",
-            f"Seeders: review the next top-{n}",
+            gettext("Seeders: review the next top-%(n)s") % {"n": n},
             rows=rows,
             reference=reference,
             refresh_job=job,
@@ -150,12 +154,16 @@ class SeederReviewViews:
         try:
             job = start_reference_refresh(user=request.user)
         except (ImproperlyConfigured, NotFound) as exc:
-            self.message_user(request, f"Cannot refresh the reference group: {exc}", messages.ERROR)
+            self.message_user(
+                request, gettext("Cannot refresh the reference group: %(error)s") % {"error": exc}, messages.ERROR
+            )
             return HttpResponseRedirect(review)
         job_url = reverse("admin:leadops_jobrun_change", args=[job.pk])
         self.message_user(
             request,
-            format_html('Started <a href="{}">#{} {}</a>: its progress is shown below.', job_url, job.pk, job.kind),
+            format_html(
+                gettext('Started <a href="{}">#{} {}</a>: its progress is shown below.'), job_url, job.pk, job.kind
+            ),
             messages.SUCCESS,
         )
         return HttpResponseRedirect(review)
@@ -171,20 +179,24 @@ class SeederReviewViews:
         except ValueError:
             ids = []
         if not ids:
-            self.message_user(request, "Nothing was approved: no Telegram ids were submitted.", messages.ERROR)
+            self.message_user(request, gettext("Nothing was approved: no Telegram ids were submitted."), messages.ERROR)
             return HttpResponseRedirect(review)
 
         if request.POST.get("post") == "yes":
             result = services.approve(ids=ids, user=request.user)
             if not result.ok:
-                self.message_user(request, f"Nothing was approved: {result.reason}.", messages.ERROR)
+                self.message_user(
+                    request, gettext("Nothing was approved: %(reason)s.") % {"reason": result.reason}, messages.ERROR
+                )
                 return HttpResponseRedirect(review)
             batch = result.batch
             self.message_user(
                 request,
                 format_html(
-                    'Approved <a href="{}">batch #{}</a>: {} users marked stale for {} days. '
-                    "They are highlighted below.",
+                    gettext(
+                        'Approved <a href="{}">batch #{}</a>: {} users marked stale for {} days. '
+                        "They are highlighted below."
+                    ),
                     reverse("admin:seeders_seederbatch_change", args=[batch.pk]),
                     batch.pk,
                     len(ids),
@@ -201,16 +213,18 @@ class SeederReviewViews:
         if sorted(ids) != sorted(row["telegram_id"] for row in preview):
             self.message_user(
                 request,
-                "Nothing was approved: the submitted ids are not the current top-"
-                f"{settings.SEEDERS_BATCH_SIZE} (the list changed since it was shown, or the form was altered). "
-                "Review the list below and approve what it shows.",
+                gettext(
+                    "Nothing was approved: the submitted ids are not the current top-%(n)s (the list changed since "
+                    "it was shown, or the form was altered). Review the list below and approve what it shows."
+                )
+                % {"n": settings.SEEDERS_BATCH_SIZE},
                 messages.ERROR,
             )
             return HttpResponseRedirect(review)
         return self._render(
             request,
             "approve_confirmation.html",
-            "Are you sure?",
+            gettext("Are you sure?"),
             rows=[display_row(rank, row) for rank, row in enumerate(preview, 1)],
             reference=reference_status(),
             stale_days=settings.SEEDERS_STALE_DAYS,
@@ -239,7 +253,7 @@ class SeederReviewViews:
         return self._render(
             request,
             "verify.html",
-            f"Seeders: verify the top-{top} not in the reference group",
+            gettext("Seeders: verify the top-%(n)s not in the reference group") % {"n": top},
             rows=rows,
             top=top,
             batch=batch,
@@ -264,7 +278,7 @@ class SeederReviewViews:
         return self._render(
             request,
             "rollback_confirmation.html",
-            "Are you sure?",
+            gettext("Are you sure?"),
             batches=batches,
             action=action,
             action_checkbox_name=helpers.ACTION_CHECKBOX_NAME,

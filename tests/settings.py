@@ -23,6 +23,8 @@ CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 # The emulators listen on loopback; the SSRF tests clear this to prove the guard.
 OUTBOUND_HTTP_ALLOWLIST = ["127.0.0.1/32"]
+# The suite asserts the admin's English; tests/leadops/test_i18n.py switches to Russian where it checks it.
+LANGUAGE_CODE = "en"
 # No real DNS in tests: every domain has mail unless a test sets an answer (outreach.mx).
 OUTREACH_MX_RESOLVER = "outreach.mx.FakeMxResolver"
 

@@ -137,3 +137,14 @@ def test_the_readme_quick_start_is_make_demo_and_make_test():
 
 def test_ci_runs_the_readme_test_command():
     assert "\nmake test\n" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_health_checks_use_healthz_without_waiting_for_worker_and_beat():
+    web_check = " ".join(SERVICES["web"]["healthcheck"]["test"])
+    # worker and beat wait for web to be healthy: web's check must not wait for them in turn.
+    assert "/healthz?checks=database,broker" in web_check
+    assert SERVICES["beat"]["healthcheck"]["test"] == ["CMD", "python", "-m", "leadops.health", "beat"]
+    assert "inspect ping" in " ".join(SERVICES["worker"]["healthcheck"]["test"])
+    # beat's heartbeat entry must exist in the database before beat's health check can pass.
+    command = SERVICES["web"]["command"]
+    assert command.index("manage.py migrate") < command.index("manage.py setup_schedules") < command.index("gunicorn")

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
+import redis
 
 from leadops import ratelimit
 from leadops.ratelimit import Blocked, RateLimitTimeout, acquire, block, blocked_until
@@ -267,3 +268,39 @@ def test_it_shares_blocks_between_processes(redis_limiter, key):
     assert blocked_until(theirs) is not None
     with pytest.raises(Blocked):
         acquire(theirs, rate=100, burst=10, timeout=0.5)
+
+
+# --- counters for the dashboard ----------------------------------------------------------
+
+
+def _counts_after_some_traffic(key):
+    acquire(key, rate=1000, burst=5)
+    acquire(key, rate=1000, burst=5)
+    block(f"{key}-blocked", 30)
+    ratelimit.count(key, rate_errors=2)
+    return ratelimit.usage()
+
+
+def test_it_counts_requests_blocks_and_rate_errors_per_key(key):
+    usage = _counts_after_some_traffic(key)
+
+    assert usage[key] == {"requests": 2, "waits": 0, "blocks": 0, "rate_errors": 2}
+    assert usage[f"{key}-blocked"]["blocks"] == 1
+
+
+@pytest.mark.redis
+def test_the_counters_are_shared_through_redis(redis_limiter, key):
+    usage = _counts_after_some_traffic(key)
+
+    assert usage[key]["requests"] == 2
+    client = redis.Redis.from_url(redis_url())
+    assert any(
+        k.startswith(b"leadops:stats:") and 0 < client.ttl(k) <= 26 * 3600 for k in client.keys("leadops:stats:*")
+    )
+
+
+def test_a_request_that_had_to_wait_is_counted_as_a_wait(key, clock):
+    acquire(key, rate=1, burst=1)
+    acquire(key, rate=1, burst=1)  # the fake clock sleeps a second for it
+
+    assert ratelimit.usage()[key] == {"requests": 2, "waits": 1, "blocks": 0, "rate_errors": 0}

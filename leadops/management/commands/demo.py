@@ -13,6 +13,7 @@ from leadops import selfcheck
 from leadops.jobs import create_job, start_job
 from leadops.models import JobRun
 from leadops.tasks import run_selfcheck
+from outreach.demo import load_demo_outreach
 from telegram_sources.demo import load_demo_groups
 from vk_sync.demo import load_demo_vk
 
@@ -25,6 +26,7 @@ class Command(BaseCommand):
         selfcheck.run(job_id=inline.pk)
         queued = start_job(kind="selfcheck", target="demo (worker)", task=run_selfcheck, trigger=JobRun.Trigger.COMMAND)
         self.stdout.write(f"Demo jobs: #{inline.pk} ran here, #{queued.pk} queued for the worker.")
+        self.load_outreach()
         if not settings.REFERENCE_GROUP:
             self.stdout.write("REFERENCE_GROUP is not set: no Telegram demo data (make demo sets it).")
             return
@@ -36,3 +38,14 @@ class Command(BaseCommand):
             self.stdout.write("VK: demo tokens and community created, a subscriber sync queued.")
         else:
             self.stdout.write("VK: VK_API_URL is not the local emulator: no VK demo data.")
+
+    def load_outreach(self):
+        outreach = load_demo_outreach()
+        if outreach is None:
+            self.stdout.write("Outreach: Yandex, OpenAI and SMTP are not the local emulators: no outreach demo data.")
+            return
+        self.stdout.write(
+            f"Outreach: a demo sheet of {outreach['niches']} niches, an offer brief and {outreach['mailboxes']} "
+            "mailboxes. `make demo-outreach` runs the pipeline once (run it twice, a minute apart, to see emails "
+            "go out); Outreach messages -> Demo mailbox lists what the demo SMTP server received."
+        )

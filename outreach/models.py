@@ -54,6 +54,9 @@ class SerpQuery(models.Model):
     scheduled_for = models.DateTimeField(verbose_name=_("scheduled for"))
     attempts = models.PositiveIntegerField(default=0, verbose_name=_("attempts"))
     last_error = models.TextField(blank=True, verbose_name=_("last error"))
+    claimed_at = models.DateTimeField(
+        null=True, blank=True, verbose_name=_("claimed at"), help_text=_("when a search run took it to start it")
+    )
     niche_row = models.ForeignKey(
         NicheRow, null=True, blank=True, on_delete=models.SET_NULL, related_name="queries", verbose_name=_("niche row")
     )

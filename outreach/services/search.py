@@ -24,6 +24,9 @@ RETRY_START_AFTER = timedelta(minutes=10)
 FIRST_POLL_AFTER = timedelta(minutes=1)
 MAX_POLL_BACKOFF = timedelta(minutes=15)
 RESULTS_EXPIRE = timedelta(hours=12)
+# A run that claimed a query starts it within seconds; one claimed this long ago without an
+# operation belongs to a run that died, and goes back to the queue.
+CLAIM_LOST_AFTER = timedelta(minutes=15)
 
 
 @dataclass
@@ -46,13 +49,18 @@ class RunCounts:
 
 def _claim_due(now: datetime, limit: int) -> list[SerpQuery]:
     with transaction.atomic():
+        SerpQuery.objects.filter(
+            status=SerpQuery.Status.IN_PROGRESS, operations__isnull=True, claimed_at__lt=now - CLAIM_LOST_AFTER
+        ).update(status=SerpQuery.Status.PENDING, claimed_at=None)
         due = (
             SerpQuery.objects.select_for_update(skip_locked=True)
             .filter(status=SerpQuery.Status.PENDING, scheduled_for__lte=now)
             .order_by("scheduled_for", "pk")[:limit]
         )
         claimed = list(due)
-        SerpQuery.objects.filter(pk__in=[q.pk for q in claimed]).update(status=SerpQuery.Status.IN_PROGRESS)
+        SerpQuery.objects.filter(pk__in=[q.pk for q in claimed]).update(
+            status=SerpQuery.Status.IN_PROGRESS, claimed_at=now
+        )
     return claimed
 
 

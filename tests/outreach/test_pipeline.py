@@ -287,3 +287,17 @@ def test_without_the_night_window_queries_are_due_at_once(sheet, settings):
 
     times = sorted(SerpQuery.objects.values_list("scheduled_for", flat=True))
     assert times[0] == NOON and times[-1] < NOON + timedelta(seconds=1)
+
+
+@pytest.mark.django_db
+def test_a_query_claimed_by_a_run_that_died_goes_back_to_the_queue(ya, client, sheet):
+    sync_sheet(gateway=sheet(), now=ya.now_dt())
+    ya.advance(9 * 3600 + 60)
+    # A run claimed every query, then its worker was killed before it asked Yandex.
+    SerpQuery.objects.update(status="in_progress", claimed_at=ya.now_dt())
+
+    ya.advance(5 * 60)
+    assert start_due_queries(client=client, now=ya.now_dt()).started == 0  # maybe still running: left alone
+    ya.advance(15 * 60)
+    assert start_due_queries(client=client, now=ya.now_dt()).started == 3
+    assert SerpOperation.objects.count() == 3

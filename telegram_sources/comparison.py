@@ -58,6 +58,21 @@ class Comparison:
     def union(self) -> int:
         return self.overlap + self.only_a + self.only_b
 
+    @classmethod
+    def of(cls, *, a_count: int, b_count: int, overlap: int, only_b: int | None = None, **rest) -> "Comparison":
+        """From the counts: only-in-A/B and Jaccard follow (`only_b` given when B's matches can repeat)."""
+        only_a = a_count - overlap
+        only_b = b_count - overlap if only_b is None else only_b
+        return cls(
+            a_count=a_count,
+            b_count=b_count,
+            overlap=overlap,
+            only_a=only_a,
+            only_b=only_b,
+            jaccard=jaccard(overlap, overlap + only_a + only_b),
+            **rest,
+        )
+
 
 @dataclass(frozen=True)
 class MemberSet:
@@ -121,17 +136,7 @@ def count_both(a: QuerySet, b: QuerySet) -> tuple[int, int, int]:
 
 def compare_sets(a: MemberSet, b: MemberSet) -> Comparison:
     a_count, b_count, overlap = count_both(a.user_ids, b.user_ids)
-    only_a, only_b = a_count - overlap, b_count - overlap
-    return Comparison(
-        a_label=a.label,
-        b_label=b.label,
-        a_count=a_count,
-        b_count=b_count,
-        overlap=overlap,
-        only_a=only_a,
-        only_b=only_b,
-        jaccard=jaccard(overlap, overlap + only_a + only_b),
-    )
+    return Comparison.of(a_label=a.label, b_label=b.label, a_count=a_count, b_count=b_count, overlap=overlap)
 
 
 def compare_groups(*, a: TelegramGroup, b: TelegramGroup) -> Comparison:

@@ -33,7 +33,6 @@ from telegram_sources.comparison import (
     Part,
     check_part,
     current_members,
-    jaccard,
     stream,
     whole_result_plan,
 )
@@ -101,16 +100,13 @@ def compare_vk_with_telegram(*, community: VkCommunity, group: TelegramGroup) ->
     with connections[router.db_for_read(VkSubscription)].cursor() as cursor:
         cursor.execute(sql, [*tg_params, *vk_params])
         a_count, b_count, overlap, only_b = (int(value) for value in cursor.fetchone())
-    only_a = a_count - overlap
-    return Comparison(
+    return Comparison.of(
         a_label=str(group),
         b_label=community_label(community),
         a_count=a_count,
         b_count=b_count,
         overlap=overlap,
-        only_a=only_a,
         only_b=only_b,
-        jaccard=jaccard(overlap, overlap + only_a + only_b),
         partial=True,
         note=NOTE,
     )

@@ -14,20 +14,8 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.AlterModelOptions(
-            name="vkauthor",
-            options={"verbose_name": "VK author", "verbose_name_plural": "VK authors"},
-        ),
-        migrations.AlterModelOptions(
             name="vkcommunity",
             options={"ordering": ["name"], "verbose_name": "VK community", "verbose_name_plural": "VK communities"},
-        ),
-        migrations.AlterModelOptions(
-            name="vkdialog",
-            options={"verbose_name": "VK dialog", "verbose_name_plural": "VK dialogs"},
-        ),
-        migrations.AlterModelOptions(
-            name="vkinteraction",
-            options={"verbose_name": "VK interaction", "verbose_name_plural": "VK interactions"},
         ),
         migrations.AlterModelOptions(
             name="vkmembershipevent",
@@ -36,10 +24,6 @@ class Migration(migrations.Migration):
                 "verbose_name": "VK membership event",
                 "verbose_name_plural": "VK membership events",
             },
-        ),
-        migrations.AlterModelOptions(
-            name="vkpost",
-            options={"ordering": ["-date"], "verbose_name": "VK post", "verbose_name_plural": "VK posts"},
         ),
         migrations.AlterModelOptions(
             name="vksubscription",
@@ -56,41 +40,6 @@ class Migration(migrations.Migration):
         migrations.AlterModelOptions(
             name="vkuser",
             options={"verbose_name": "VK user", "verbose_name_plural": "VK users"},
-        ),
-        migrations.AlterField(
-            model_name="vkauthor",
-            name="community",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="authors",
-                to="vk_sync.vkcommunity",
-                verbose_name="community",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="vkauthor",
-            name="first_post_at",
-            field=models.DateTimeField(blank=True, null=True, verbose_name="first post at"),
-        ),
-        migrations.AlterField(
-            model_name="vkauthor",
-            name="last_post_at",
-            field=models.DateTimeField(blank=True, null=True, verbose_name="last post at"),
-        ),
-        migrations.AlterField(
-            model_name="vkauthor",
-            name="posts_count",
-            field=models.PositiveIntegerField(default=0, verbose_name="posts count"),
-        ),
-        migrations.AlterField(
-            model_name="vkauthor",
-            name="user",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="authored",
-                to="vk_sync.vkuser",
-                verbose_name="user",
-            ),
         ),
         migrations.AlterField(
             model_name="vkcommunity",
@@ -118,92 +67,6 @@ class Migration(migrations.Migration):
             model_name="vkcommunity",
             name="screen_name",
             field=models.CharField(blank=True, max_length=128, verbose_name="screen name"),
-        ),
-        migrations.AlterField(
-            model_name="vkdialog",
-            name="analyzed_at",
-            field=models.DateTimeField(blank=True, null=True, verbose_name="analyzed at"),
-        ),
-        migrations.AlterField(
-            model_name="vkdialog",
-            name="can_write",
-            field=models.BooleanField(blank=True, null=True, verbose_name="can write"),
-        ),
-        migrations.AlterField(
-            model_name="vkdialog",
-            name="community",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="dialogs",
-                to="vk_sync.vkcommunity",
-                verbose_name="community",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="vkdialog",
-            name="first_message_date",
-            field=models.DateTimeField(blank=True, null=True, verbose_name="first message date"),
-        ),
-        migrations.AlterField(
-            model_name="vkdialog",
-            name="first_message_from_id",
-            field=models.BigIntegerField(blank=True, null=True, verbose_name="first message from id"),
-        ),
-        migrations.AlterField(
-            model_name="vkdialog",
-            name="last_message_date",
-            field=models.DateTimeField(blank=True, null=True, verbose_name="last message date"),
-        ),
-        migrations.AlterField(
-            model_name="vkdialog",
-            name="user",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="dialogs",
-                to="vk_sync.vkuser",
-                verbose_name="user",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="vkinteraction",
-            name="at",
-            field=models.DateTimeField(
-                blank=True, help_text="comments and reposts have a date; likes do not", null=True, verbose_name="at"
-            ),
-        ),
-        migrations.AlterField(
-            model_name="vkinteraction",
-            name="comment_id",
-            field=models.BigIntegerField(default=0, help_text="0 for likes and reposts", verbose_name="comment id"),
-        ),
-        migrations.AlterField(
-            model_name="vkinteraction",
-            name="kind",
-            field=models.CharField(
-                choices=[("like", "Like"), ("comment", "Comment"), ("repost", "Repost")],
-                max_length=8,
-                verbose_name="kind",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="vkinteraction",
-            name="post",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="interactions",
-                to="vk_sync.vkpost",
-                verbose_name="post",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="vkinteraction",
-            name="user",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="interactions",
-                to="vk_sync.vkuser",
-                verbose_name="user",
-            ),
         ),
         migrations.AlterField(
             model_name="vkmembershipevent",
@@ -243,76 +106,6 @@ class Migration(migrations.Migration):
             field=models.ForeignKey(
                 on_delete=django.db.models.deletion.CASCADE, related_name="+", to="vk_sync.vkuser", verbose_name="user"
             ),
-        ),
-        migrations.AlterField(
-            model_name="vkpost",
-            name="comments_count",
-            field=models.PositiveIntegerField(default=0, verbose_name="comments count"),
-        ),
-        migrations.AlterField(
-            model_name="vkpost",
-            name="community",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="posts",
-                to="vk_sync.vkcommunity",
-                verbose_name="community",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="vkpost",
-            name="created_by",
-            field=models.BigIntegerField(blank=True, null=True, verbose_name="created by"),
-        ),
-        migrations.AlterField(
-            model_name="vkpost",
-            name="date",
-            field=models.DateTimeField(verbose_name="date"),
-        ),
-        migrations.AlterField(
-            model_name="vkpost",
-            name="from_id",
-            field=models.BigIntegerField(blank=True, null=True, verbose_name="from id"),
-        ),
-        migrations.AlterField(
-            model_name="vkpost",
-            name="interactions_synced_at",
-            field=models.DateTimeField(blank=True, null=True, verbose_name="interactions synced at"),
-        ),
-        migrations.AlterField(
-            model_name="vkpost",
-            name="likes_count",
-            field=models.PositiveIntegerField(default=0, verbose_name="likes count"),
-        ),
-        migrations.AlterField(
-            model_name="vkpost",
-            name="photo_url",
-            field=models.URLField(blank=True, max_length=500, verbose_name="photo url"),
-        ),
-        migrations.AlterField(
-            model_name="vkpost",
-            name="post_id",
-            field=models.BigIntegerField(verbose_name="post id"),
-        ),
-        migrations.AlterField(
-            model_name="vkpost",
-            name="reposts_count",
-            field=models.PositiveIntegerField(default=0, verbose_name="reposts count"),
-        ),
-        migrations.AlterField(
-            model_name="vkpost",
-            name="signer_id",
-            field=models.BigIntegerField(blank=True, null=True, verbose_name="signer id"),
-        ),
-        migrations.AlterField(
-            model_name="vkpost",
-            name="text",
-            field=models.TextField(blank=True, verbose_name="text"),
-        ),
-        migrations.AlterField(
-            model_name="vkpost",
-            name="views_count",
-            field=models.PositiveIntegerField(default=0, verbose_name="views count"),
         ),
         migrations.AlterField(
             model_name="vksubscription",

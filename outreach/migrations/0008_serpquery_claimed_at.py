@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("outreach", "0005_translations"),
+        ("outreach", "0007_translations_mail"),
     ]
 
     operations = [

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from outreach import iam
 from outreach.models import Company, NicheRow, SearchBatchLog, SerpOperation, SerpQuery, SerpResult
 from outreach.services.companies import dedupe
 from outreach.services.search import poll_operations, start_due_queries
@@ -42,13 +41,6 @@ def overlapping_serp(text: str, lr: int) -> bytes:
         "<properties><lang>ru</lang></properties></doc></group>"
     )
     return xml.replace("</grouping>", extra + "</grouping>").encode()
-
-
-@pytest.fixture(autouse=True)
-def fresh_iam_cache():
-    iam.reset_cache()
-    yield
-    iam.reset_cache()
 
 
 @pytest.fixture

@@ -57,13 +57,6 @@ def key_json(key, *, key_id=KEY_ID, sa_id=SA_ID, private_key=None) -> str:
     )
 
 
-@pytest.fixture(autouse=True)
-def fresh_iam_cache():
-    iam.reset_cache()
-    yield
-    iam.reset_cache()
-
-
 @pytest.fixture
 def ya(settings, rsa_key, clock):
     with YandexEmulator(start=NIGHT.timestamp()) as emulator:
